@@ -1,0 +1,53 @@
+# packbench: the common commands. `make test` and `make reproduce TABLE=N` are all a fresh machine needs.
+BUILD  ?= build
+JOBS   ?= $(shell nproc)
+TABLE  ?= 3
+CONFIG ?=
+OUT    ?= runs
+PB      = $(BUILD)/bin/packbench
+CTEST_ARGS ?=
+
+.PHONY: all setup configure build test test-slow test-real test-all bench reproduce cell tables clean
+
+all: build
+
+setup:
+	@bash scripts/setup.sh
+
+$(BUILD)/build.ninja: CMakeLists.txt
+	@bash scripts/setup.sh
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
+
+configure: $(BUILD)/build.ninja
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Default tests: the fast label plus real-data (which skips when ../shared/benchmarks is absent).
+test: build
+	cd $(BUILD) && ctest -LE slow -j $(JOBS) --output-on-failure $(CTEST_ARGS)
+
+test-slow: build
+	cd $(BUILD) && ctest -L slow --output-on-failure $(CTEST_ARGS)
+
+test-real: build
+	cd $(BUILD) && ctest -L real-data --output-on-failure $(CTEST_ARGS)
+
+test-all: build
+	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure $(CTEST_ARGS)
+
+bench: build
+	bash scripts/bench.sh
+
+# Runs the study (the embedded mini study unless CONFIG names another) and writes table TABLE.
+reproduce: build
+	$(PB) matrix run $(if $(CONFIG),--config $(CONFIG),) --out $(OUT) --table $(TABLE)
+
+cell: build
+	$(PB) cell $(ARGS)
+
+tables: build
+	$(PB) tables $(ARGS)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,40 @@
+# packbench build helpers: one library per module folder, one test program per test file.
+
+# pb_module_library(NAME DEPS...): a static library from every .cpp in the current folder.
+function(pb_module_library name)
+  file(GLOB _srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  add_library(${name} STATIC ${_srcs})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_compile_options(${name} PRIVATE -Wall -Wextra -Wno-unused-parameter)
+  target_link_libraries(${name} PUBLIC ${ARGN})
+endfunction()
+
+# pb_module_tests(LIBS...): every test_*.cpp in the current folder becomes one GoogleTest
+# program. The file name picks the CTest label:
+#   test_slow_*.cpp -> slow, test_real_*.cpp -> real-data, any other test_*.cpp -> fast.
+function(pb_module_tests)
+  file(GLOB _tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/test_*.cpp)
+  foreach(_src ${_tests})
+    get_filename_component(_name ${_src} NAME_WE)
+    get_filename_component(_dir ${CMAKE_CURRENT_SOURCE_DIR} NAME)
+    set(_target ${_dir}_${_name})
+    if(_name MATCHES "^test_slow_")
+      set(_label slow)
+      set(_timeout 1800)
+    elseif(_name MATCHES "^test_real_")
+      set(_label real-data)
+      set(_timeout 600)
+    else()
+      set(_label fast)
+      set(_timeout 300)
+    endif()
+    add_executable(${_target} ${_src})
+    target_link_libraries(${_target} PRIVATE ${ARGN} pb_test_common GTest::gtest GTest::gmock GTest::gtest_main)
+    target_compile_options(${_target} PRIVATE -Wall -Wno-unused-parameter)
+    gtest_discover_tests(${_target}
+      DISCOVERY_MODE PRE_TEST
+      TEST_PREFIX "${_dir}."
+      PROPERTIES LABELS ${_label} TIMEOUT ${_timeout}
+      WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+  endforeach()
+endfunction()

@@ -1,0 +1,19 @@
+// Registration points for packbench's subcommands: each command file adds its own to the app.
+#pragma once
+
+namespace CLI { class App; }
+
+namespace packbench::cli {
+
+// Every add_* function registers one group of subcommands. A subcommand's callback throws
+// packbench::Error (datasets/error.h) for bad input; main() prints it and exits non-zero.
+void add_data_commands(CLI::App& app);   // cmd_data.cpp:  data stats | data tokenize
+void add_score_command(CLI::App& app);   // cmd_score.cpp: score
+void add_study_commands(CLI::App& app);  // cmd_study.cpp: synth | cell | matrix | tables
+#ifdef PACKBENCH_HAVE_TORCH
+void add_model_commands(CLI::App& app);  // cmd_model_torch.cpp: model info | model logits
+void add_train_commands(CLI::App& app);  // cmd_train_torch.cpp: train | launch
+void add_eval_command(CLI::App& app);    // cmd_eval_torch.cpp:  eval
+#endif
+
+}  // namespace packbench::cli

@@ -1,0 +1,30 @@
+// Paths tests need: the source tree, fixtures, the built packbench binary, shared benchmarks.
+#pragma once
+
+#include <string>
+
+namespace packbench::testing {
+
+std::string source_dir();     // the repository root
+std::string fixtures_dir();   // tests/fixtures
+std::string binary_dir();     // the CMake build folder
+std::string packbench_bin();  // <build>/bin/packbench
+// The shared benchmark folder ($PACKBENCH_SHARED or ../shared/benchmarks), or "" when absent.
+std::string shared_benchmarks();
+// The LLaMA-3 tokenizer folder from scripts/setup.sh, or "" when it is missing.
+std::string llama3_tokenizer_dir();
+// A fresh empty temporary folder, removed at process exit.
+std::string temp_dir(const std::string& tag);
+// Runs a shell command, returns its exit status; stdout+stderr go to *output when given.
+int run_command(const std::string& cmd, std::string* output = nullptr);
+
+}  // namespace packbench::testing
+
+// Skips the current test with a message when the shared benchmark folder is absent.
+#define PB_REQUIRE_SHARED(var)                                                        \
+  const std::string var = ::packbench::testing::shared_benchmarks();                  \
+  if (var.empty()) GTEST_SKIP() << "shared benchmarks not found: set PACKBENCH_SHARED"
+// Skips the current test with a message when the LLaMA-3 tokenizer is absent.
+#define PB_REQUIRE_LLAMA3(var)                                                        \
+  const std::string var = ::packbench::testing::llama3_tokenizer_dir();               \
+  if (var.empty()) GTEST_SKIP() << "LLaMA-3 tokenizer not found: run scripts/setup.sh"
