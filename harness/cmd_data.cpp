@@ -7,9 +7,12 @@
 namespace packbench::cli {
 
 void add_data_commands(CLI::App& app) {
-  auto* cmd = app.add_subcommand("data", "raw SFT data to tokens and rows (stats, tokenize)");
-  cmd->allow_extras();
-  cmd->callback([] { throw Error("'data' is not built yet in this version of packbench"); });
+  auto* data = app.add_subcommand("data", "raw SFT data to tokens and rows (stats, tokenize)");
+  data->require_subcommand(1);
+  auto* stats = data->add_subcommand("stats", "rows, tokens, padding and steps for one method");
+  stats->allow_extras();
+  stats->callback([] { throw Error("'data stats' is not built yet in this version of packbench"); });
+  add_data_tokenize_command(*data);
 }
 
 }  // namespace packbench::cli

@@ -7,7 +7,8 @@ namespace packbench::cli {
 
 // Every add_* function registers one group of subcommands. A subcommand's callback throws
 // packbench::Error (datasets/error.h) for bad input; main() prints it and exits non-zero.
-void add_data_commands(CLI::App& app);   // cmd_data.cpp:  data stats | data tokenize
+void add_data_commands(CLI::App& app);   // cmd_data.cpp:  data stats (and calls the next)
+void add_data_tokenize_command(CLI::App& data);  // cmd_data_tokenize.cpp: data tokenize
 void add_score_command(CLI::App& app);   // cmd_score.cpp: score
 void add_study_commands(CLI::App& app);  // cmd_study.cpp: synth | cell | matrix | tables
 #ifdef PACKBENCH_HAVE_TORCH

@@ -1,2 +1,0 @@
-// evals/ module version string (the library needs at least one translation unit).
-namespace packbench::evals { const char* module_version() { return "0.1.0"; } }
