@@ -1,0 +1,150 @@
+// Table schema and printers on hand-made cells: deltas, averages, missing values, escaping, errors.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "datasets/atomic_file.h"
+#include "datasets/error.h"
+#include "results/cell_record.h"
+#include "results/study_tables.h"
+#include "tests/common/test_paths.h"
+
+using namespace packbench::results;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+CellRecord make_cell(const std::string& model, const std::string& method, double base) {
+  CellRecord c;
+  c.cell_id = model + "-" + method;
+  c.model = model;
+  c.dataset = "Synth, chat";
+  c.dataset_size = "2K";
+  c.method = method;
+  c.evals["mmlu"]["acc,none"] = base;
+  c.evals["gsm8k"]["exact_match,strict-match"] = base + 0.1;
+  c.evals["math"]["exact_match,none"] = 0.05;
+  c.evals["bbh"]["exact_match,get-answer"] = 0.5;
+  c.evals["ifeval"]["prompt_level_strict_acc,none"] = 0.25;
+  c.evals["humaneval"]["pass@1,create_test"] = 0.0;
+  c.train = {{"epoch", 2.0}, {"global_step", 10}, {"train_runtime", 100.0 * base},
+             {"train_steps_per_second", 0.1}, {"train_samples_per_second", 1.6}};
+  return c;
+}
+
+void write_json(const fs::path& p, const json& j) { packbench::write_file_atomic(p.string(), j.dump()); }
+
+}  // namespace
+
+TEST(Tables, Table1AverageAndDeltasByHand) {
+  std::vector<CellRecord> cells = {make_cell("tiny", "greedy", 0.40), make_cell("tiny", "padding", 0.30)};
+  Table t = build_table1(cells);
+  ASSERT_EQ(t.rows.size(), 2u);
+  EXPECT_EQ(t.rows[0].label, "Padding");  // padding sorts first whatever the input order
+  EXPECT_EQ(t.rows[1].label, "Greedy Packing");
+  // Padding: 30, 40, 5, 50, 25, 0 -> avg 150/6 = 25.
+  EXPECT_NEAR(*t.rows[0].values[6], 25.0, 1e-9);
+  // Greedy: 40, 50, 5, 50, 25, 0 -> avg 170/6.
+  EXPECT_NEAR(*t.rows[1].values[6], 170.0 / 6, 1e-9);
+  EXPECT_NEAR(*t.rows[1].deltas[0], 10.0, 1e-9);
+  EXPECT_NEAR(*t.rows[1].deltas[6], 20.0 / 6, 1e-9);
+  EXPECT_FALSE(t.rows[0].deltas[0].has_value());
+}
+
+TEST(Tables, MissingBenchmarkLeavesAvgEmptyAndSaysWhy) {
+  auto c = make_cell("tiny", "padding", 0.3);
+  c.evals.erase("humaneval");
+  Table t = build_table1({c});
+  EXPECT_FALSE(t.rows[0].values[5].has_value());
+  EXPECT_FALSE(t.rows[0].values[6].has_value());
+  std::string md = to_markdown(t);
+  EXPECT_NE(md.find("not evaluated"), std::string::npos) << md;
+}
+
+TEST(Tables, Table3TimeDeltaIsLowerBetterInHtml) {
+  std::vector<CellRecord> cells = {make_cell("tiny", "padding", 0.5), make_cell("tiny", "random", 0.2)};
+  Table t = build_table3(cells);
+  ASSERT_EQ(t.rows.size(), 2u);
+  EXPECT_NEAR(*t.rows[1].deltas[2], -30.0, 1e-9);  // 20 s vs 50 s
+  std::string html = to_html(t);
+  // Shorter training time is an improvement: blue ("up" class), not red.
+  EXPECT_NE(html.find("<span class=\"up\">(-30.00000)</span>"), std::string::npos) << html;
+  EXPECT_EQ(html.find("class=\"down\""), std::string::npos);
+}
+
+TEST(Tables, CsvIsFlatAndQuoted) {
+  Table t = build_table3({make_cell("tiny", "padding", 0.5)});
+  std::string csv = to_csv(t);
+  std::string first_line = csv.substr(0, csv.find('\n'));
+  EXPECT_EQ(first_line.rfind("dataset,model,method,epoch,total_steps,train_runtime", 0), 0u) << first_line;
+  EXPECT_NE(csv.find("\"Synth, chat Dataset, Size: 2K\",tiny,Padding,2.0000,10.0000,50.000000000"), std::string::npos)
+      << csv;
+}
+
+TEST(Tables, MarkdownAndLatexHaveGroupsAndRows) {
+  Table t = build_table1({make_cell("tiny", "padding", 0.3), make_cell("tiny", "random", 0.35)});
+  std::string md = to_markdown(t);
+  EXPECT_NE(md.find("| **Synth, chat Dataset, Size: 2K**"), std::string::npos) << md;
+  EXPECT_NE(md.find("| *tiny*"), std::string::npos) << md;
+  EXPECT_NE(md.find("| Random Packing | 35.00 (+5.00)"), std::string::npos) << md;
+  std::string tex = to_latex(t);
+  EXPECT_NE(tex.find("\\begin{tabular}"), std::string::npos);
+  EXPECT_NE(tex.find("Random Packing & 35.00 (+5.00)"), std::string::npos) << tex;
+}
+
+TEST(Tables, Table2WithoutJudgeSaysSo) {
+  Table t = build_table2({make_cell("tiny", "padding", 0.3)});
+  ASSERT_EQ(t.rows.size(), 1u);
+  EXPECT_FALSE(t.rows[0].values[0].has_value());
+  ASSERT_FALSE(t.notes.empty());
+  EXPECT_NE(t.notes[0].find("judge"), std::string::npos);
+}
+
+TEST(Tables, UnknownTableNumberIsAnError) { EXPECT_THROW(build_table(4, {}), packbench::Error); }
+
+TEST(CellFolders, LoadsEveryStageFile) {
+  fs::path root = packbench::testing::temp_dir("cells");
+  fs::path d = root / "m1" / "tiny__synth__greedy";
+  write_json(d / "cell.json", {{"cell_id", "tiny__synth__greedy"}, {"model", "tiny"}, {"dataset", "synth"},
+                               {"dataset_size", "1K"}, {"method", "greedy"}});
+  write_json(d / "data_stats.json", {{"rows", 12}, {"padding_fraction", 0.01}});
+  write_json(d / "train" / "trainer_state.json", {{"global_step", 7}, {"epoch", 1.0}, {"log_history", json::array()}});
+  write_json(d / "train" / "train_results.json", {{"train_runtime", 3.5}, {"epoch", 1.0}});
+  write_json(d / "eval" / "gsm8k" / "results.json",
+             {{"results", {{"gsm8k", {{"exact_match,strict-match", 0.25}}}}}});
+  auto cells = load_cells(root.string());
+  ASSERT_EQ(cells.size(), 1u);
+  const auto& c = cells[0];
+  EXPECT_EQ(c.method, "greedy");
+  EXPECT_EQ(*c.train_metric("global_step"), 7);
+  EXPECT_EQ(*c.train_metric("train_runtime"), 3.5);
+  EXPECT_FALSE(c.train.contains("log_history"));
+  EXPECT_EQ(*c.eval_metric("gsm8k", {"exact_match,strict-match"}), 0.25);
+  Table t3 = build_table3(cells);
+  EXPECT_NEAR(*t3.rows[0].values[6], 1.0, 1e-9);  // padding fraction from data_stats, in percent
+}
+
+TEST(CellFolders, BadJsonNamesTheFile) {
+  fs::path d = packbench::testing::temp_dir("badcell");
+  write_json(d / "cell.json", {{"cell_id", "x"}, {"model", "tiny"}, {"dataset", "synth"}, {"method", "padding"}});
+  packbench::write_file_atomic((d / "train" / "train_results.json").string(), "{\"train_runtime\": 3.5,");
+  try {
+    load_cell(d.string());
+    FAIL() << "expected an error";
+  } catch (const packbench::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("train_results.json"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CellFolders, MissingRequiredFieldIsNamed) {
+  fs::path d = packbench::testing::temp_dir("nofield");
+  write_json(d / "cell.json", {{"cell_id", "x"}, {"dataset", "synth"}, {"method", "padding"}});
+  try {
+    load_cell(d.string());
+    FAIL() << "expected an error";
+  } catch (const packbench::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'model'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cell.json"), std::string::npos) << e.what();
+  }
+}
