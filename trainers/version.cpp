@@ -1,2 +1,0 @@
-// trainers/ module version string (the library needs at least one translation unit).
-namespace packbench::trainers { const char* module_version() { return "0.1.0"; } }
