@@ -17,11 +17,20 @@ class Tokenizer {
   // Throws packbench::Error naming the file and field on anything malformed.
   static std::shared_ptr<const Tokenizer> from_dir(const std::string& dir);
   static std::shared_ptr<const Tokenizer> from_file(const std::string& tokenizer_json);
+  // From the text of tokenizer.json (and optionally tokenizer_config.json; "" when absent).
+  // `name` stands for the file in error messages.
+  static std::shared_ptr<const Tokenizer> from_json(std::string_view tokenizer_json,
+                                                    std::string_view config_json = "",
+                                                    const std::string& name = "tokenizer.json");
 
   virtual ~Tokenizer() = default;
 
   // Plain text to ids. Added/special tokens appearing literally in the text are matched as
-  // Hugging Face does. add_special_tokens prepends the post-processor's BOS (<|begin_of_text|>).
+  // Hugging Face does. add_special_tokens applies the post-processor's TemplateProcessing
+  // (LLaMA-3: BOS <|begin_of_text|> first). A tokenizer.json without TemplateProcessing (the
+  // first LLaMA-3 release, the one scripts/setup.sh fetches, has only ByteLevel) gets
+  // tokenizer_config.json's bos_token prepended instead, unless add_bos_token is false there;
+  // Hugging Face's tokenizers would add nothing for such a file.
   virtual std::vector<int32_t> encode(std::string_view text, bool add_special_tokens = false) const = 0;
   // Many texts at once, in parallel over `threads` threads (0: all OpenMP threads).
   virtual std::vector<std::vector<int32_t>> encode_batch(const std::vector<std::string>& texts,
