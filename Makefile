@@ -3,7 +3,7 @@ BUILD  ?= build
 JOBS   ?= $(shell nproc)
 TABLE  ?= 3
 CONFIG ?=
-OUT    ?= runs
+OUT    ?=
 PB      = $(BUILD)/bin/packbench
 CTEST_ARGS ?=
 
@@ -41,7 +41,7 @@ bench: build
 
 # Runs the study (the embedded mini study unless CONFIG names another) and writes table TABLE.
 reproduce: build
-	$(PB) matrix run $(if $(CONFIG),--config $(CONFIG),) --out $(OUT) --table $(TABLE)
+	$(PB) matrix run $(if $(CONFIG),--config $(CONFIG),) $(if $(OUT),--out $(OUT),) --table $(TABLE)
 
 cell: build
 	$(PB) cell $(ARGS)

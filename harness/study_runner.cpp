@@ -1,0 +1,307 @@
+// Runs the study: prepares shared inputs, runs each cell's stages (skipping finished ones), writes tables.
+#include "harness/study_runner.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+
+#include "datasets/atomic_file.h"
+#include "datasets/error.h"
+#include "datasets/progress.h"
+#include "harness/subprocess.h"
+#include "harness/synth_data.h"
+#include "harness/tokenizer_setup.h"
+#include "harness/yaml_json.h"
+#include "results/cell_record.h"
+#include "results/study_tables.h"
+#include "results/table.h"
+
+namespace packbench::cli {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string now_iso() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+json read_json_or(const fs::path& p, json def) {
+  std::error_code ec;
+  if (!fs::exists(p, ec)) return def;
+  try {
+    return json::parse(read_file(p.string()));
+  } catch (const json::parse_error& e) {
+    throw Error(p.string() + ": not valid JSON: " + e.what());
+  }
+}
+
+// A non-zero rank launched by srun/torchrun only trains; rank 0 keeps the books.
+bool is_secondary_rank() {
+  const char* r = std::getenv("RANK");
+  return r && std::string(r) != "0";
+}
+
+int int_setting(const json& j, const char* key, int def) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<int>() : def;
+}
+
+void check_exit(const SubprocessResult& r, const std::string& what, const std::string& log) {
+  if (r.exit_code != 0) {
+    throw Error(fmt::format("{} failed (exit {}); its output is in {}", what, r.exit_code, log));
+  }
+}
+
+}  // namespace
+
+StudyRunner::StudyRunner(StudyConfig config, std::string out_dir) : config_(std::move(config)), out_(std::move(out_dir)) {
+  if (out_.empty()) out_ = config_.out;
+}
+
+std::string StudyRunner::cell_dir(const Cell& c) const { return (fs::path(out_) / c.id).string(); }
+
+std::string StudyRunner::tokenizer_dir() const {
+  if (config_.tokenizer == "synth" || config_.tokenizer.empty()) return (fs::path(out_) / "_shared" / "tokenizer").string();
+  return config_.tokenizer;
+}
+
+std::string StudyRunner::model_dir(const ModelSpec& m) const {
+  if (!m.path.empty()) return m.path;
+  return (fs::path(out_) / "_shared" / "models" / slug(m.name)).string();
+}
+
+std::string StudyRunner::dataset_dir(const DatasetSpec& d) const {
+  if (!d.dataset_dir.empty()) return d.dataset_dir;
+  return (fs::path(out_) / "_shared" / "data").string();
+}
+
+std::vector<std::string> StudyRunner::stages_for_table(int table) {
+  if (table == 1) return {"data", "train", "eval"};
+  return {"data", "train"};
+}
+
+static SynthOptions synth_options(const json& s, const std::string& where) {
+  SynthOptions o;
+  for (auto it = s.begin(); it != s.end(); ++it) {
+    const std::string& k = it.key();
+    if (!it->is_number()) throw Error(where + ".synth." + k + ": expected a number");
+    if (k == "samples") o.samples = it->get<int64_t>();
+    else if (k == "seed") o.seed = it->get<uint64_t>();
+    else if (k == "max_turns") o.max_turns = it->get<int>();
+    else if (k == "long_tail") o.long_tail = it->get<double>();
+    else if (k == "max_sentences") o.max_sentences = it->get<int>();
+    else throw Error(where + ".synth: unknown key '" + k + "'");
+  }
+  return o;
+}
+
+void StudyRunner::prepare() {
+  fs::create_directories(out_);
+  write_file_atomic((fs::path(out_) / "study.yaml").string(),
+                    "# resolved from " + config_.source + "\n" + json_to_yaml(config_.raw));
+  // 1. Synthetic datasets.
+  std::vector<std::string> corpus;
+  for (size_t i = 0; i < config_.datasets.size(); ++i) {
+    const auto& d = config_.datasets[i];
+    if (d.synth.empty()) continue;
+    SynthOptions o = synth_options(d.synth, config_.source + ".datasets[" + std::to_string(i) + "]");
+    fs::path file = fs::path(dataset_dir(d)) / (d.name + ".json");
+    if (!fs::exists(file)) {
+      fmt::print(stderr, "packbench: writing synthetic dataset {} ({} conversations)\n", file.string(), o.samples);
+      write_synth_dataset(dataset_dir(d), d.name, o);
+    }
+    auto texts = synth_texts(o);
+    corpus.insert(corpus.end(), texts.begin(), texts.end());
+  }
+  // 2. Tokenizer.
+  if (config_.tokenizer == "synth") {
+    ensure_trained_tokenizer(tokenizer_dir(), corpus, config_.tokenizer_vocab);
+  } else if (!fs::exists(fs::path(tokenizer_dir()) / "tokenizer.json")) {
+    bool needed = false;
+    for (const auto& m : config_.models) needed |= !m.init.empty();
+    if (needed) throw Error(config_.source + ".tokenizer: " + tokenizer_dir() + "/tokenizer.json not found");
+  }
+  // 3. Randomly initialised base models.
+  for (const auto& m : config_.models) {
+    if (m.init.empty()) continue;
+    fs::path dir = model_dir(m);
+    if (fs::exists(dir / "config.json") && fs::exists(dir / "tokenizer.json")) continue;
+    json cfg = m.init;
+    json tok = json::parse(read_file(tokenizer_dir() + "/tokenizer.json"));
+    int vocab = 0;
+    if (tok.contains("model") && tok["model"].contains("vocab")) vocab = static_cast<int>(tok["model"]["vocab"].size());
+    if (tok.contains("added_tokens")) {
+      for (const auto& a : tok["added_tokens"]) vocab = std::max(vocab, a.value("id", 0) + 1);
+    }
+    if (!cfg.contains("vocab_size")) cfg["vocab_size"] = vocab;
+    cfg["architectures"] = json::array({"LlamaForCausalLM"});
+    cfg["model_type"] = "llama";
+    fs::path cfg_file = fs::path(out_) / "_shared" / "models" / (slug(m.name) + ".config.json");
+    write_file_atomic(cfg_file.string(), cfg.dump(2));
+    std::string log = (fs::path(out_) / "_shared" / "logs" / ("init-" + slug(m.name) + ".log")).string();
+    auto r = run_subprocess({self_exe(), "model", "init", "--config", cfg_file.string(), "--out", dir.string(),
+                             "--seed", std::to_string(int_setting(config_.train, "seed", 42)), "--tokenizer",
+                             tokenizer_dir()},
+                            log);
+    check_exit(r, "initialising model " + m.name, log);
+  }
+}
+
+json StudyRunner::train_config(const Cell& c) const {
+  json t = config_.train;
+  for (auto it = c.model->train.begin(); it != c.model->train.end(); ++it) t[it.key()] = it.value();
+  t["model_name_or_path"] = fs::absolute(model_dir(*c.model)).string();
+  t["dataset"] = c.dataset->name;
+  t["dataset_dir"] = fs::absolute(dataset_dir(*c.dataset)).string();
+  t["row_method"] = c.method;
+  t["attention"] = config_.attention;
+  t["output_dir"] = fs::absolute(fs::path(cell_dir(c)) / "train").string();
+  return t;
+}
+
+bool StudyRunner::stage_done(const Cell& c, const std::string& stage) const {
+  fs::path d(cell_dir(c));
+  if (stage == "data") return fs::exists(d / "data_stats.json");
+  if (stage == "train") return fs::exists(d / "train" / "train_results.json");
+  if (stage == "eval") return fs::exists(d / "eval" / "results.json");
+  throw Error("unknown stage '" + stage + "': choose data, train or eval");
+}
+
+void StudyRunner::write_status(const Cell& c, const std::string& stage, double seconds) const {
+  fs::path p = fs::path(cell_dir(c)) / "status.json";
+  json s = read_json_or(p, json{{"cell_id", c.id}, {"stages", json::object()}});
+  s["stages"][stage] = {{"finished_at", now_iso()}, {"seconds", seconds}, {"packbench_version", "0.1.0"}};
+  write_file_atomic(p.string(), s.dump(2));
+}
+
+void StudyRunner::run_cell(const Cell& c, const std::vector<std::string>& stages, bool force) {
+  fs::path dir(cell_dir(c));
+  fs::create_directories(dir);
+  json train = train_config(c);
+  if (!is_secondary_rank()) {
+    json cell = {{"cell_id", c.id},
+                 {"model", c.model->name},
+                 {"dataset", c.dataset->label},
+                 {"dataset_name", c.dataset->name},
+                 {"dataset_size", c.dataset->size_label},
+                 {"method", c.method},
+                 {"attention", config_.attention},
+                 {"model_index", c.model_index},
+                 {"dataset_index", c.dataset_index},
+                 {"study", config_.name},
+                 {"study_config", config_.source}};
+    write_file_atomic((dir / "cell.json").string(), cell.dump(2));
+    write_file_atomic((dir / "train.yaml").string(), "# packbench cell " + c.id + "\n" + json_to_yaml(train));
+  }
+  const int per_device = int_setting(train, "per_device_train_batch_size", 1);
+  const int accum = int_setting(train, "gradient_accumulation_steps", 1);
+  const char* ws = std::getenv("WORLD_SIZE");
+  const int world = ws ? std::atoi(ws) : c.model->nproc;
+  const std::string log_dir = (dir / "logs").string();
+
+  for (const auto& stage : stages) {
+    if (!force && stage_done(c, stage)) {
+      if (!is_secondary_rank()) fmt::print(stderr, "packbench: {} [{}] already done, skipped\n", c.id, stage);
+      continue;
+    }
+    if (is_secondary_rank() && stage != "train") continue;
+    auto t0 = std::chrono::steady_clock::now();
+    std::string log = log_dir + "/" + stage + ".log";
+    fmt::print(stderr, "packbench: {} [{}] starting (log: {})\n", c.id, stage, log);
+    if (stage == "data") {
+      std::vector<std::string> argv = {
+          self_exe(), "data", "stats", "--dataset", c.dataset->name, "--dataset-dir", train["dataset_dir"].get<std::string>(),
+          "--tokenizer", fs::absolute(c.model->init.empty() ? model_dir(*c.model) : tokenizer_dir()).string(),
+          "--template", train.value("template", "llama3_lf07"), "--method", c.method,
+          "--cutoff", std::to_string(int_setting(train, "cutoff_len", 4096)),
+          "--global-batch", std::to_string(per_device * accum * world),
+          "--val-size", fmt::format("{}", train.value("val_size", 0.1)),
+          "--epochs", fmt::format("{}", train.value("num_train_epochs", 3.0)),
+          "--preprocessing-batch", std::to_string(int_setting(train, "preprocessing_batch_size", 1000)),
+          "--json"};
+      auto r = run_subprocess(argv, log, /*capture_stdout=*/true);
+      check_exit(r, "data stats for " + c.id, log);
+      json stats;
+      try {
+        stats = json::parse(r.output);
+      } catch (const json::parse_error& e) {
+        throw Error("data stats for " + c.id + " printed invalid JSON (see " + log + "): " + e.what());
+      }
+      write_file_atomic((dir / "data_stats.json").string(), stats.dump(2));
+    } else if (stage == "train") {
+      std::vector<std::string> argv;
+      if (ws || world <= 1) {
+        argv = {self_exe(), "train", "--config", (dir / "train.yaml").string()};
+      } else {
+        argv = {self_exe(), "launch", "--nproc", std::to_string(world), "--", "train", "--config", (dir / "train.yaml").string()};
+      }
+      auto r = run_subprocess(argv, is_secondary_rank() ? "" : log);
+      check_exit(r, "training " + c.id, log);
+    } else if (stage == "eval") {
+      const json& e = config_.eval;
+      std::string tasks;
+      for (const auto& t : e.value("tasks", json::array({"mmlu", "gsm8k", "math", "bbh", "ifeval", "humaneval"}))) {
+        tasks += (tasks.empty() ? "" : ",") + t.get<std::string>();
+      }
+      std::vector<std::string> argv = {self_exe(), "eval", "--checkpoint", train["output_dir"].get<std::string>(),
+                                       "--tasks", tasks, "--out", (dir / "eval").string()};
+      if (e.contains("limit")) argv.insert(argv.end(), {"--limit", std::to_string(e["limit"].get<int>())});
+      if (e.contains("batch_size")) argv.insert(argv.end(), {"--batch-size", std::to_string(e["batch_size"].get<int>())});
+      if (e.contains("max_new_tokens")) argv.insert(argv.end(), {"--max-new-tokens", std::to_string(e["max_new_tokens"].get<int>())});
+      if (e.contains("data_root")) argv.insert(argv.end(), {"--data-root", e["data_root"].get<std::string>()});
+      auto r = run_subprocess(argv, log);
+      check_exit(r, "evaluating " + c.id, log);
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!is_secondary_rank()) {
+      write_status(c, stage, secs);
+      fmt::print(stderr, "packbench: {} [{}] done in {}\n", c.id, stage, Progress::format_duration(secs));
+    }
+  }
+}
+
+void StudyRunner::run_all(const std::vector<std::string>& stages, bool force) {
+  prepare();
+  auto cs = cells();
+  Progress progress("study " + config_.name, static_cast<int64_t>(cs.size()), "cells");
+  for (const auto& c : cs) {
+    progress.set_postfix(c.id);
+    run_cell(c, stages, force);
+    progress.add(1);
+  }
+  progress.finish();
+}
+
+std::string StudyRunner::write_tables(const std::vector<int>& tables) const {
+  return write_tables_from_runs(out_, tables, {"csv", "md", "html", "tex"}, (fs::path(out_) / "tables").string());
+}
+
+std::string write_tables_from_runs(const std::string& runs_dir, const std::vector<int>& tables,
+                                   const std::vector<std::string>& formats, const std::string& out_dir) {
+  auto cells = results::load_cells(runs_dir);
+  if (cells.empty()) throw Error(runs_dir + ": no cells found (folders with cell.json)");
+  std::string md;
+  for (int n : tables) {
+    results::Table t = results::build_table(n, cells);
+    md = results::to_markdown(t);
+    for (const auto& f : formats) {
+      std::string text;
+      if (f == "csv") text = results::to_csv(t);
+      else if (f == "md") text = md;
+      else if (f == "html") text = results::to_html(t);
+      else if (f == "tex") text = results::to_latex(t);
+      else throw Error("unknown table format '" + f + "': choose csv, md, html, tex");
+      write_file_atomic((fs::path(out_dir) / (t.id + "." + f)).string(), text);
+    }
+  }
+  return md;
+}
+
+}  // namespace packbench::cli

@@ -1,0 +1,156 @@
+// The study matrix: config validation, cell expansion, synthetic data, Slurm scripts, tables CLI.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "datasets/atomic_file.h"
+#include "datasets/error.h"
+#include "harness/executor_slurm.h"
+#include "harness/study_config.h"
+#include "harness/study_runner.h"
+#include "harness/synth_data.h"
+#include "harness/yaml_json.h"
+#include "tests/common/test_paths.h"
+
+using namespace packbench::cli;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string error_of(const std::string& yaml) {
+  try {
+    parse_study_config(yaml_to_json(yaml, "s.yaml"), "s.yaml");
+  } catch (const packbench::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+const char* kValid = R"(
+name: t
+tokenizer: /tok
+methods: [padding, greedy]
+models:
+  - {name: A, init: {hidden_size: 8}}
+  - {name: B 70B, path: /models/b, nproc: 8}
+datasets:
+  - {name: d1, label: "D one", size_label: 1K, synth: {samples: 10}}
+  - {name: d2, dataset_dir: /data}
+executor: {type: slurm, slurm: {nodes: 4, gpus_per_node: 8, partition: gpu, time: "24:00:00"}}
+)";
+
+}  // namespace
+
+TEST(StudyConfig, EmbeddedMiniStudyIsValid) {
+  StudyConfig c = load_study_config("");
+  EXPECT_EQ(c.name, "mini");
+  EXPECT_EQ(c.models.size(), 2u);
+  EXPECT_EQ(c.datasets.size(), 2u);
+  EXPECT_EQ(expand_cells(c).size(), 2u * 2u * c.methods.size());
+}
+
+TEST(StudyConfig, ExpandsCellsInDatasetModelMethodOrder) {
+  StudyConfig c = parse_study_config(yaml_to_json(kValid, "s.yaml"), "s.yaml");
+  auto cells = expand_cells(c);
+  ASSERT_EQ(cells.size(), 8u);
+  EXPECT_EQ(cells[0].id, "A__d1__padding");
+  EXPECT_EQ(cells[1].id, "A__d1__greedy");
+  EXPECT_EQ(cells[2].id, "B-70B__d1__padding");  // label slugged for the folder name
+  EXPECT_EQ(cells[4].id, "A__d2__padding");
+  EXPECT_EQ(cells[2].model->nproc, 8);
+}
+
+TEST(StudyConfig, ErrorsNameFileAndKey) {
+  EXPECT_NE(error_of("name: t\nmethods: [padding]\nmodels: []\n").find("s.yaml: key 'models'"), std::string::npos);
+  EXPECT_NE(error_of("name: t\nmethods: [packing]\n").find("s.yaml.methods: 'packing'"), std::string::npos);
+  EXPECT_NE(error_of("name: t\nbogus: 1\n").find("unknown key 'bogus'"), std::string::npos);
+  std::string e = error_of(
+      "name: t\ntokenizer: x\nmethods: [padding]\nmodels: [{name: a}]\ndatasets: [{name: d, synth: {samples: 1}}]\n");
+  EXPECT_NE(e.find("s.yaml.models[0]: give exactly one of 'path' or 'init'"), std::string::npos) << e;
+  e = error_of("name: t\nmethods: [padding]\nmodels: [{name: a, init: {x: 1}}]\ndatasets: [{name: d, synth: {samples: 1}}]\n");
+  EXPECT_NE(e.find("'tokenizer' is required"), std::string::npos) << e;
+  EXPECT_NE(error_of("name: [\n").find("s.yaml:"), std::string::npos);
+}
+
+TEST(StudyConfig, TrainConfigMergesSharedModelAndCell) {
+  StudyConfig c = load_study_config("");
+  StudyRunner r(c, "/tmp/pbstudy");
+  auto cells = r.cells();
+  json t = r.train_config(cells[3]);  // mini-m, synth_single, padding
+  EXPECT_EQ(t["row_method"], "padding");
+  EXPECT_EQ(t["per_device_train_batch_size"], 2);  // model override
+  EXPECT_EQ(t["cutoff_len"], 512);                 // shared
+  EXPECT_EQ(t["dataset"], "synth_single");
+  EXPECT_EQ(t["output_dir"], "/tmp/pbstudy/" + cells[3].id + "/train");
+}
+
+TEST(Synth, DeterministicAndRegistered) {
+  std::string d1 = packbench::testing::temp_dir("synth1"), d2 = packbench::testing::temp_dir("synth2");
+  SynthOptions o;
+  o.samples = 50;
+  o.seed = 7;
+  o.max_turns = 3;
+  write_synth_dataset(d1, "s", o);
+  write_synth_dataset(d2, "s", o);
+  EXPECT_EQ(packbench::read_file(d1 + "/s.json"), packbench::read_file(d2 + "/s.json"));
+  json data = json::parse(packbench::read_file(d1 + "/s.json"));
+  ASSERT_EQ(data.size(), 50u);
+  size_t multi = 0;
+  for (const auto& rec : data) {
+    const auto& conv = rec["conversations"];
+    ASSERT_EQ(conv.size() % 2, 0u);
+    for (size_t i = 0; i < conv.size(); ++i) EXPECT_EQ(conv[i]["from"], i % 2 ? "gpt" : "human");
+    multi += conv.size() > 2;
+  }
+  EXPECT_GT(multi, 10u);
+  json info = json::parse(packbench::read_file(d1 + "/dataset_info.json"));
+  EXPECT_EQ(info["s"]["formatting"], "sharegpt");
+  EXPECT_EQ(info["s"]["file_name"], "s.json");
+  o.seed = 8;
+  EXPECT_NE(synth_texts(o), synth_texts(SynthOptions{50, 7, 3}));
+}
+
+TEST(Slurm, ScriptLaunchesTrainingOnEveryRank) {
+  StudyConfig c = parse_study_config(yaml_to_json(kValid, "s.yaml"), "s.yaml");
+  StudyRunner r(c, "/tmp/pbslurm");
+  std::string s = slurm_script(r, r.cells()[2], "/cfg/s.yaml");
+  EXPECT_NE(s.find("#SBATCH --nodes=4"), std::string::npos) << s;
+  EXPECT_NE(s.find("#SBATCH --ntasks-per-node=8"), std::string::npos);
+  EXPECT_NE(s.find("#SBATCH --partition=gpu"), std::string::npos);
+  EXPECT_NE(s.find("#SBATCH --time=24:00:00"), std::string::npos);
+  EXPECT_NE(s.find("RANK=$SLURM_PROCID WORLD_SIZE=$SLURM_NTASKS LOCAL_RANK=$SLURM_LOCALID"), std::string::npos);
+  EXPECT_NE(s.find("--cell B-70B__d1__padding --stages train"), std::string::npos) << s;
+  EXPECT_NE(s.find("MASTER_ADDR=$(scontrol show hostnames"), std::string::npos);
+}
+
+TEST(TablesCli, RegeneratesTimingTablesFromStoredResults) {
+  fs::path runs = packbench::testing::temp_dir("runs");
+  for (const char* m : {"padding", "greedy"}) {
+    fs::path d = runs / (std::string("tiny__d__") + m);
+    packbench::write_file_atomic((d / "cell.json").string(),
+                                 json{{"cell_id", d.filename().string()}, {"model", "tiny"}, {"dataset", "D"},
+                                      {"dataset_size", "1K"}, {"method", m}}
+                                     .dump());
+    double rt = std::string(m) == "padding" ? 100.0 : 40.0;
+    packbench::write_file_atomic((d / "train" / "train_results.json").string(),
+                                 json{{"train_runtime", rt}, {"epoch", 2.0}, {"train_steps_per_second", 0.5},
+                                      {"train_samples_per_second", 4.0}}
+                                     .dump());
+  }
+  std::string out;
+  std::string cmd = packbench::testing::packbench_bin() + " tables --runs " + runs.string() + " --table 3 --format csv,html";
+  ASSERT_EQ(packbench::testing::run_command(cmd, &out), 0) << out;
+  std::string csv = packbench::read_file((runs / "tables" / "table3.csv").string());
+  EXPECT_NE(csv.find("Greedy Packing,2.0000,,40.000000000,0.5000000,4.0000000,,,-60.000000000"), std::string::npos) << csv;
+  EXPECT_TRUE(fs::exists(runs / "tables" / "table3.html"));
+  EXPECT_FALSE(fs::exists(runs / "tables" / "table3.md"));
+}
+
+TEST(TablesCli, EmptyRunsFolderIsAClearError) {
+  std::string out;
+  std::string dir = packbench::testing::temp_dir("empty");
+  EXPECT_EQ(packbench::testing::run_command(packbench::testing::packbench_bin() + " tables --runs " + dir, &out), 1);
+  EXPECT_NE(out.find("no cells found"), std::string::npos) << out;
+  EXPECT_EQ(packbench::testing::run_command(packbench::testing::packbench_bin() + " tables --runs /nonexistent/x", &out), 1);
+}
