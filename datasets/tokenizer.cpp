@@ -351,46 +351,48 @@ void BpeTokenizer::load_tokenizer(const element& root_el, const Json& js) {
   ignore_merges_ = js.flag(model, "ignore_merges", "model", false);
 
   object vocab = js.obj(js.req(model, "vocab", "model.vocab"), "model.vocab");
+  // Hot loops: field names are built only when something is wrong.
+  auto vfield = [](std::string_view key) { return "model.vocab[\"" + std::string(key) + "\"]"; };
+  std::unordered_map<std::string_view, int32_t> by_str;  // merges name tokens by their strings
+  by_str.reserve(vocab.size());
   std::string bytes;
   for (auto [key, value] : vocab) {
-    std::string field = "model.vocab[\"" + std::string(key) + "\"]";
-    int64_t id = js.integer(value, field);
-    if (id < 0 || id > 0x7FFFFFFF) js.fail(field, "id out of range");
+    int64_t id;
+    if (value.get(id)) js.integer(value, vfield(key));  // throws with the field name
+    if (id < 0 || id > 0x7FFFFFFF) js.fail(vfield(key), "id out of range");
     bytes.clear();
-    if (!bytelevel_to_bytes(key, &bytes)) js.fail(field, "token is not written in the ByteLevel alphabet");
-    if (bpe_.has_id(static_cast<int32_t>(id))) js.fail(field, "id " + std::to_string(id) + " used twice");
+    if (!bytelevel_to_bytes(key, &bytes)) js.fail(vfield(key), "token is not written in the ByteLevel alphabet");
+    if (bpe_.has_id(static_cast<int32_t>(id))) js.fail(vfield(key), "id " + std::to_string(id) + " used twice");
     bpe_.add_token(bytes, static_cast<int32_t>(id));
+    by_str.emplace(key, static_cast<int32_t>(id));
   }
-  // Merges refer to tokens by their ByteLevel strings; resolve through a temporary map.
-  std::unordered_map<std::string_view, int32_t> by_str;
-  by_str.reserve(vocab.size());
-  for (auto [key, value] : vocab) by_str.emplace(key, static_cast<int32_t>(js.integer(value, "model.vocab")));
   array merges = js.arr(js.req(model, "merges", "model.merges"), "model.merges");
   size_t index = 0;
   std::string joined;
   for (element m : merges) {
-    std::string field = "model.merges[" + std::to_string(index++) + "]";
+    const size_t mi = index++;
+    auto field = [mi] { return "model.merges[" + std::to_string(mi) + "]"; };
     std::string_view a, b;
-    if (m.is_string()) {
-      std::string_view s = js.str(m, field);
+    if (m.get(a) == simdjson::SUCCESS) {
+      std::string_view s = a;
       size_t sp = s.find(' ');
       if (sp == std::string_view::npos || s.find(' ', sp + 1) != std::string_view::npos)
-        js.fail(field, "expected \"left right\"");
+        js.fail(field(), "expected \"left right\"");
       a = s.substr(0, sp);
       b = s.substr(sp + 1);
     } else {
-      array pair = js.arr(m, field);
-      if (pair.size() != 2) js.fail(field, "expected a pair [left, right]");
-      a = js.str(pair.at(0).value_unsafe(), field + "[0]");
-      b = js.str(pair.at(1).value_unsafe(), field + "[1]");
+      array pair = js.arr(m, field());
+      if (pair.size() != 2) js.fail(field(), "expected a pair [left, right]");
+      a = js.str(pair.at(0).value_unsafe(), field() + "[0]");
+      b = js.str(pair.at(1).value_unsafe(), field() + "[1]");
     }
     auto ia = by_str.find(a), ib = by_str.find(b);
-    if (ia == by_str.end()) js.fail(field, "'" + std::string(a) + "' is not in model.vocab");
-    if (ib == by_str.end()) js.fail(field, "'" + std::string(b) + "' is not in model.vocab");
+    if (ia == by_str.end()) js.fail(field(), "'" + std::string(a) + "' is not in model.vocab");
+    if (ib == by_str.end()) js.fail(field(), "'" + std::string(b) + "' is not in model.vocab");
     joined.assign(a);
     joined.append(b);
     auto im = by_str.find(joined);
-    if (im == by_str.end()) js.fail(field, "merged token '" + joined + "' is not in model.vocab");
+    if (im == by_str.end()) js.fail(field(), "merged token '" + joined + "' is not in model.vocab");
     bpe_.add_merge(ia->second, ib->second, im->second);
   }
   bpe_.finish();
