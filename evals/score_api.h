@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <vector>
 
 namespace packbench::evals {
 
@@ -26,12 +27,16 @@ struct TaskScore {
   int64_t n_samples = 0;
   int version = 1;
   nlohmann::json config = nlohmann::json::object();  // the resolved task configuration
+  // Subtasks (MMLU subjects, BBH tasks, MATH subjects), each with its own metrics; results_json
+  // lists them after their group, as lm-eval lists a group's tasks. Empty for plain tasks.
+  std::vector<TaskScore> subtasks;
 };
 
 // The whole results.json for one or more tasks:
 // {"results": {task: {"alias": task, ...metrics}}, "n-shot": {task: n},
 //  "n-samples": {task: {"original": n, "effective": n}}, "versions": {task: v},
 //  "configs": {task: config}, "packbench_version": "..."}
+// Subtasks get their own entries (alias " - <name>") and "group_subtasks": {task: [names]}.
 nlohmann::json results_json(const std::vector<TaskScore>& scores);
 
 }  // namespace packbench::evals
