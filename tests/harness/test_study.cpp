@@ -154,3 +154,25 @@ TEST(TablesCli, EmptyRunsFolderIsAClearError) {
   EXPECT_NE(out.find("no cells found"), std::string::npos) << out;
   EXPECT_EQ(packbench::testing::run_command(packbench::testing::packbench_bin() + " tables --runs /nonexistent/x", &out), 1);
 }
+
+// configs/paper.yaml carries the paper's setup (shared/paper/setup.md).
+TEST(StudyConfig, PaperConfigMatchesThePaperSetup) {
+  StudyConfig c = load_study_config(packbench::testing::source_dir() + "/configs/paper.yaml");
+  EXPECT_EQ(expand_cells(c).size(), 24u);  // 2 models x 4 datasets x 3 methods
+  ASSERT_EQ(c.models.size(), 2u);
+  const int gpus = c.executor["slurm"]["nodes"].get<int>() * c.executor["slurm"]["gpus_per_node"].get<int>();
+  EXPECT_EQ(gpus, 32);
+  auto global = [&](const ModelSpec& m) {
+    return m.train["per_device_train_batch_size"].get<int>() * m.train["gradient_accumulation_steps"].get<int>() * gpus;
+  };
+  EXPECT_EQ(global(c.models[0]), 128);
+  EXPECT_EQ(global(c.models[1]), 64);
+  EXPECT_EQ(c.models[0].train["num_train_epochs"], 4);
+  EXPECT_EQ(c.models[1].train["num_train_epochs"], 3);
+  EXPECT_EQ(c.train["learning_rate"], 1e-5);
+  EXPECT_EQ(c.train["warmup_ratio"], 0.2);
+  EXPECT_EQ(c.train["cutoff_len"], 4096);
+  EXPECT_EQ(c.train["val_size"], 0.1);
+  EXPECT_EQ(c.train["preprocessing_num_workers"], 64);
+  EXPECT_EQ(c.methods, (std::vector<std::string>{"padding", "random", "greedy"}));
+}
