@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -357,6 +358,11 @@ SandboxResult run_program(const SandboxOptions& options_, const std::string& bwr
       std::fclose(f);
     }
     if (root) {
+      // A uid of its own per run: without namespaces RLIMIT_NPROC counts every process of the uid
+      // on the machine, so concurrent runs (or other packbench processes) must not share one.
+      static std::atomic<uint32_t> counter{0};
+      plan.uid = options_.uid_when_root + 1 +
+                 (static_cast<uint32_t>(::getpid()) * 1024u + counter.fetch_add(1) % 1024u) % 4000000u;
       if (::chown(private_dir.c_str(), plan.uid, plan.uid) != 0 || ::chown(prog_path.c_str(), plan.uid, plan.uid) != 0)
         throw std::runtime_error("sandbox: chown of the private folder failed");
       plan.limits.push_back({RLIMIT_NPROC, static_cast<rlim_t>(lim.max_processes)});

