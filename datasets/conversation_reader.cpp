@@ -237,7 +237,8 @@ Conversation parse_record(od::parser& parser, const char* p, size_t len, const D
 // The core loop over a padded buffer (at least SIMDJSON_PADDING readable bytes after `size`).
 ReadReport read_records(const char* data, size_t size, const std::string& origin, bool jsonl,
                         const DatasetSpec& spec, BadRecordPolicy policy, int64_t max_records,
-                        const std::function<void(Conversation&&)>& sink) {
+                        const std::function<void(Conversation&&)>& sink,
+                        const std::function<void(int64_t)>& on_bytes = nullptr) {
   ReadReport rep;
   od::parser parser;
   int64_t line = 1;        // 1-based line of `counted`
@@ -267,6 +268,7 @@ ReadReport read_records(const char* data, size_t size, const std::string& origin
       if (policy == BadRecordPolicy::kFail) throw Error(msg);
       if (rep.skipped++ == 0) rep.first_skip_reason = msg;
     }
+    if (on_bytes && (rep.records & 255) == 0) on_bytes(static_cast<int64_t>(end));
   };
   auto is_ws = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
   auto done = [&] { return max_records >= 0 && rep.records >= max_records; };
@@ -329,14 +331,17 @@ ReadReport read_records(const char* data, size_t size, const std::string& origin
 }  // namespace
 
 ReadReport read_conversations(const DatasetSpec& spec, BadRecordPolicy policy, int64_t max_records,
-                              const std::function<void(Conversation&&)>& sink) {
+                              const std::function<void(Conversation&&)>& sink,
+                              const std::function<void(int64_t)>& on_bytes) {
   MappedFile file(spec.file_path);
   const char* d = file.data();
   size_t i = 0;
   while (i < file.size() && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r')) ++i;
   if (i == file.size()) return {};  // an empty file holds no records
   bool jsonl = d[i] != '[';
-  return read_records(d, file.size(), spec.file_path, jsonl, spec, policy, max_records, sink);
+  ReadReport rep = read_records(d, file.size(), spec.file_path, jsonl, spec, policy, max_records, sink, on_bytes);
+  if (on_bytes) on_bytes(static_cast<int64_t>(file.size()));
+  return rep;
 }
 
 ReadReport read_conversations_from_buffer(std::string_view text, const std::string& origin, bool is_jsonl,

@@ -29,8 +29,10 @@ struct ReadReport {
 // throws packbench::Error "<file>: record <i> (line <n>): <what>" under kFail, or is counted
 // and skipped under kSkip. max_records >= 0 stops after that many records (LLaMA-Factory's
 // max_samples selects the first N rows).
+// on_bytes, when given, is called after each record with the bytes of the file read so far.
 ReadReport read_conversations(const DatasetSpec& spec, BadRecordPolicy policy, int64_t max_records,
-                              const std::function<void(Conversation&&)>& sink);
+                              const std::function<void(Conversation&&)>& sink,
+                              const std::function<void(int64_t)>& on_bytes = nullptr);
 
 // The same over an in-memory buffer (tests); `origin` names it in messages. `is_jsonl` picks
 // the framing; read_conversations decides it from the first non-blank byte ('[' = array).

@@ -147,3 +147,21 @@ TEST(Labels, TrainOnPromptAndMaskHistory) {
   Sample h = build_sample(spans(m), 0, TruncationRule::kInferMaxLen, {false, true});
   EXPECT_EQ(h.labels, (std::vector<int32_t>{-100, -100, -100, -100, -100, 6}));
 }
+// With the real LLaMA-3 tokenizer: the paper's exact ids for a one-turn conversation.
+TEST(Llama3Lf07, RealTokenizerLayout) {
+  PB_REQUIRE_LLAMA3(dir);
+  auto tok = Tokenizer::from_dir(dir);
+  TemplateEncoder enc(get_template("llama3_lf07"), tok);
+  auto m = enc.encode_messages(conv("", {"Hi", "Yo"}));
+  const int32_t bot = 128000, sh = 128006, eh = 128007, eot = 128009;
+  auto nl = tok->encode("\n\n");
+  auto cat_ids = [&](std::initializer_list<std::vector<int32_t>> p) { return cat(p); };
+  auto expect0 = cat_ids({{bot, sh}, tok->encode("system"), {eh}, tok->encode("\n\nYou are a helpful assistant."), {eot},
+                          {sh}, tok->encode("user"), {eh}, tok->encode("\n\nHi"), {eot}, {sh}, tok->encode("assistant"),
+                          {eh}, nl});
+  EXPECT_EQ(m[0], expect0);
+  EXPECT_EQ(m[1], cat_ids({tok->encode("Yo"), {eot}}));
+  EXPECT_EQ(tok->decode(m[0]),
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are a helpful assistant.<|eot_id|>"
+            "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+}
