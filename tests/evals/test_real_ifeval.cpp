@@ -1,0 +1,168 @@
+// ifeval on the real benchmark: all 541 GPT-4 responses, speed, and parity with the reference implementation's verdicts.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+
+#include "tests/common/test_paths.h"
+#include "evals/ifeval_data.h"
+#include "evals/ifeval_score.h"
+#include "evals/ifeval_text.h"
+
+using namespace packbench::evals;
+using nlohmann::json;
+
+namespace {
+
+std::vector<json> read_jsonl(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<json> out;
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(json::parse(line));
+  return out;
+}
+
+struct Scored {
+  TaskScore score;
+  std::vector<json> samples;
+  double seconds = 0;
+};
+
+Scored score_gpt4(const std::string& shared) {
+  std::string out = packbench::testing::temp_dir("ifeval_real");
+  ScoreRequest req{"ifeval", shared + "/ifeval/input_response_data_gpt4_20231107_145030.jsonl", shared + "/ifeval", out};
+  Scored s;
+  auto t0 = std::chrono::steady_clock::now();
+  s.score = score_ifeval(req);
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  s.samples = read_jsonl(out + "/samples.jsonl");
+  return s;
+}
+
+// Verdicts where packbench knowingly differs from the reference run recorded in the fixture
+// (index of the response, index of the instruction):
+//  - 19 and 22: keywords:letter_frequency with letter '#' and '!'. The reference version that
+//    produced the GPT-4 verdicts replaced non-letters by a random letter; the current reference
+//    (and packbench) counts the character asked for.
+//  - 157, 188, 250, 299, 476: one-word or name-list responses ("coastal elegance properties",
+//    "etchings", "YES", "A", a list of capitalised names) that langdetect labels es/de/cy/tl/de
+//    and CLD2 labels English, so english_lowercase / english_capital pass here and fail there.
+const std::set<std::pair<int, int>> kKnownDifferences = {{19, 1}, {22, 0}, {157, 0}, {188, 0},
+                                                        {250, 0}, {299, 0}, {476, 1}};
+
+}  // namespace
+
+TEST(IfevalReal, ScoresAll541ResponsesInUnderOneSecond) {
+  PB_REQUIRE_SHARED(shared);
+  Scored s = score_gpt4(shared);
+  EXPECT_EQ(s.score.n_samples, 541);
+  ASSERT_EQ(s.samples.size(), 541u);
+  int64_t instructions = 0;
+  for (const json& j : s.samples) instructions += static_cast<int64_t>(j["instruction_id_list"].size());
+  EXPECT_EQ(instructions, 834);
+  std::cout << "scored 541 responses (834 instructions, strict and loose) in " << s.seconds << " s\n";
+  EXPECT_LT(s.seconds, 1.0);
+}
+
+TEST(IfevalReal, StrictVerdictsMatchTheReferenceOnTheRecordedSubset) {
+  PB_REQUIRE_SHARED(shared);
+  Scored s = score_gpt4(shared);
+  std::vector<json> ref = read_jsonl(packbench::testing::fixtures_dir() + "/ifeval/gpt4_reference_strict_subset.jsonl");
+  ASSERT_EQ(ref.size(), 151u);
+  int compared = 0, agree = 0;
+  std::set<std::pair<int, int>> differ;
+  for (const json& r : ref) {
+    int i = r["index"];
+    const json& ours = s.samples.at(i);
+    ASSERT_EQ(ours["key"], r["key"]) << "fixture line for index " << i << " is out of step with input_data.jsonl";
+    const json& want = r["follow_instruction_list"];
+    ASSERT_EQ(ours["follow_instruction_list_strict"].size(), want.size());
+    for (size_t k = 0; k < want.size(); ++k) {
+      ++compared;
+      if (ours["follow_instruction_list_strict"][k] == want[k])
+        ++agree;
+      else
+        differ.emplace(i, static_cast<int>(k));
+    }
+  }
+  std::cout << agree << " of " << compared << " strict instruction verdicts agree with the reference\n";
+  EXPECT_EQ(compared, 236);
+  EXPECT_EQ(differ, kKnownDifferences);
+}
+
+TEST(IfevalReal, AggregatesMatchThePublishedGpt4Numbers) {
+  PB_REQUIRE_SHARED(shared);
+  Scored s = score_gpt4(shared);
+  // The IFEval paper's GPT-4 row: prompt-level strict 76.89, instruction-level strict 83.57,
+  // prompt-level loose 79.30, instruction-level loose 85.37 (percent; 541 prompts, 834 instructions).
+  const double paper_prompt_strict = 0.7689, paper_inst_strict = 0.8357;
+  const double paper_prompt_loose = 0.7930, paper_inst_loose = 0.8537;
+  const json& m = s.score.metrics;
+  std::cout << "packbench: prompt strict " << m["prompt_level_strict_acc,none"] << ", inst strict "
+            << m["inst_level_strict_acc,none"] << ", prompt loose " << m["prompt_level_loose_acc,none"]
+            << ", inst loose " << m["inst_level_loose_acc,none"] << "\n";
+
+  // With the known differences counted the reference's way (not followed), the counts must land
+  // within one prompt / one instruction of the published ones (the reference's own runs vary by
+  // that much: its language detector is unseeded).
+  auto counts = [&](const char* list) {
+    int prompts = 0, inst = 0;
+    for (size_t i = 0; i < s.samples.size(); ++i) {
+      json v = s.samples[i][list];
+      for (const auto& [doc, k] : kKnownDifferences)
+        if (doc == static_cast<int>(i)) v[k] = false;
+      bool all = true;
+      for (const json& b : v) {
+        inst += b.get<bool>();
+        all = all && b.get<bool>();
+      }
+      prompts += all;
+    }
+    return std::make_pair(prompts, inst);
+  };
+  auto [ps, is] = counts("follow_instruction_list_strict");
+  auto [pl, il] = counts("follow_instruction_list_loose");
+  std::cout << "with the known differences counted as the reference does: prompt strict " << ps << "/541, inst strict "
+            << is << "/834, prompt loose " << pl << "/541, inst loose " << il << "/834\n";
+  // The published percentages are rounded to two decimals: compare whole counts.
+  auto published = [](double fraction, int n) { return static_cast<int>(std::lround(fraction * n)); };
+  EXPECT_LE(std::abs(ps - published(paper_prompt_strict, 541)), 1);  // 415 vs 416
+  EXPECT_LE(std::abs(is - published(paper_inst_strict, 834)), 1);    // 696 vs 697
+  EXPECT_LE(std::abs(pl - published(paper_prompt_loose, 541)), 1);   // 429 vs 429
+  EXPECT_LE(std::abs(il - published(paper_inst_loose, 834)), 1);     // 713 vs 712
+  // And as scored: the known differences only ever raise packbench's numbers.
+  EXPECT_GE(m["inst_level_strict_acc,none"].get<double>(), paper_inst_strict - 0.0013);
+  EXPECT_LE(m["inst_level_strict_acc,none"].get<double>() * 834 - paper_inst_strict * 834, 7.5);
+}
+
+TEST(IfevalReal, CountsMatchNltkOnTheRealResponses) {
+  // tests/fixtures/ifeval/nltk_counts_gpt4.json holds NLTK 3.8's own counts for every
+  // capital_word_frequency and number_sentences instruction of the GPT-4 responses (written by
+  // tests/fixtures/ifeval/tools/nltk_counts.py, Punkt given packbench's abbreviation lists).
+  PB_REQUIRE_SHARED(shared);
+  std::vector<ifeval::Response> responses =
+      ifeval::load_responses(shared + "/ifeval/input_response_data_gpt4_20231107_145030.jsonl");
+  ASSERT_EQ(responses.size(), 541u);
+  json expected = json::parse(std::ifstream(packbench::testing::fixtures_dir() + "/ifeval/nltk_counts_gpt4.json"));
+  ASSERT_EQ(expected.size(), 77u);
+  int words = 0, sentences = 0;
+  for (const json& e : expected) {
+    const std::string& text = responses.at(e["index"].get<size_t>()).response;
+    if (e["kind"] == "capital_words") {
+      int64_t n = 0;
+      for (const std::string& w : ifeval::word_tokenize(text)) n += ifeval::py_isupper(w);
+      EXPECT_EQ(n, e["nltk"].get<int64_t>()) << "capital words of response " << e["index"];
+      ++words;
+    } else {
+      EXPECT_EQ(static_cast<int64_t>(ifeval::count_sentences(text)), e["nltk"].get<int64_t>())
+          << "sentences of response " << e["index"];
+      ++sentences;
+    }
+  }
+  EXPECT_EQ(words, 25);
+  EXPECT_EQ(sentences, 52);
+}
