@@ -5,27 +5,12 @@
 #include <cctype>
 #include <numeric>
 
+#include "datasets/chat_template.h"
 #include "datasets/error.h"
 #include "datasets/progress.h"
 #include "datasets/tokenizer.h"
 
 namespace packbench::train {
-
-ChatTemplate parse_chat_template(const std::string& name) {
-  if (name == "none" || name == "off") return ChatTemplate::kNone;
-  if (name == "llama3" || name == "on") return ChatTemplate::kLlama3;
-  throw Error("unknown chat template '" + name + "' (expected on, off, llama3 or none)");
-}
-
-// LLaMA-Factory 0.7.1's `llama3` template, which the paper trained with: BOS, a system turn,
-// then `<|start_header_id|>user<|end_header_id|>\n\n{q}<|eot_id|>` and the assistant header.
-std::string llama3_chat_prompt(const std::string& user, const std::string& system) {
-  std::string s = "<|begin_of_text|>";
-  if (!system.empty()) s += "<|start_header_id|>system<|end_header_id|>\n\n" + system + "<|eot_id|>";
-  s += "<|start_header_id|>user<|end_header_id|>\n\n" + user +
-       "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n";
-  return s;
-}
 
 Engine::Engine(std::shared_ptr<DecoderBackend> model, std::shared_ptr<const data::Tokenizer> tokenizer,
                EngineOptions options)
@@ -34,41 +19,50 @@ Engine::Engine(std::shared_ptr<DecoderBackend> model, std::shared_ptr<const data
   if (options_.batch_size < 1) throw Error("engine: batch size must be >= 1");
   max_length_ = options_.max_length > 0 ? std::min(options_.max_length, model_->max_positions())
                                         : model_->max_positions();
-  for (const auto& s : options_.stop_tokens)
-    if (auto id = tok_->token_to_id(s)) stop_ids_.push_back(*id);
-  if (auto eos = tok_->eos_id())
-    if (std::find(stop_ids_.begin(), stop_ids_.end(), *eos) == stop_ids_.end()) stop_ids_.push_back(*eos);
-  if (options_.chat_template == ChatTemplate::kLlama3) {
-    for (const char* t : {"<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"})
-      if (!tok_->token_to_id(t))
-        throw Error(std::string("engine: the llama3 chat template needs the token ") + t +
+  stop_ids_ = options_.stop_token_ids;
+  auto add_stop = [&](int32_t id) {
+    if (std::find(stop_ids_.begin(), stop_ids_.end(), id) == stop_ids_.end()) stop_ids_.push_back(id);
+  };
+  if (auto eos = tok_->eos_id()) add_stop(*eos);
+  if (!options_.chat_template.empty()) {
+    const auto& t = data::get_template(options_.chat_template);
+    template_ = std::make_unique<data::TemplateEncoder>(t, tok_);
+    if (!t.eos_token.empty()) {
+      auto id = tok_->token_to_id(t.eos_token);
+      if (!id)
+        throw Error("engine: chat template '" + t.name + "' ends turns with " + t.eos_token +
                     ", which the tokenizer does not have");
+      add_stop(*id);
+    }
   }
 }
 
-std::string Engine::wrap(const std::string& context) const {
-  if (options_.chat_template == ChatTemplate::kLlama3) return llama3_chat_prompt(context, options_.system_prompt);
-  return context;
-}
+Engine::~Engine() = default;
 
 std::vector<int32_t> Engine::encode_context(const std::string& context) const {
+  if (template_) {
+    data::Conversation conv;
+    conv.system = options_.system_prompt;
+    conv.messages.push_back({data::Role::kUser, context});
+    return template_->encode_messages(conv).at(0);
+  }
   std::vector<int32_t> ids;
-  // The llama3 chat prompt carries its own <|begin_of_text|>.
-  if (options_.add_bos && options_.chat_template == ChatTemplate::kNone)
+  if (options_.add_bos)
     if (auto bos = tok_->bos_id()) ids.push_back(*bos);
-  auto body = tok_->encode(wrap(context), false);
+  auto body = tok_->encode(context, false);
   ids.insert(ids.end(), body.begin(), body.end());
   return ids;
 }
 
 ContinuationTokens Engine::encode_pair(const std::string& context, const std::string& continuation) const {
-  std::string ctx = wrap(context), cont = continuation;
+  if (template_) return {encode_context(context), tok_->encode(continuation, false)};
+  std::string ctx = context, cont = continuation;
   size_t keep = ctx.size();
   while (keep > 0 && std::isspace(static_cast<unsigned char>(ctx[keep - 1]))) --keep;
   cont = ctx.substr(keep) + cont;
   ctx.resize(keep);
   std::vector<int32_t> prefix;
-  if (options_.add_bos && options_.chat_template == ChatTemplate::kNone)
+  if (options_.add_bos)
     if (auto bos = tok_->bos_id()) prefix.push_back(*bos);
   ContinuationTokens out;
   out.context = prefix;

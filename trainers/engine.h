@@ -11,36 +11,35 @@
 #include "trainers/generate.h"
 #include "trainers/loglikelihood.h"
 
-namespace packbench::data { class Tokenizer; }
+namespace packbench::data {
+class Tokenizer;
+class TemplateEncoder;
+}
 
 namespace packbench::train {
-
-// How contexts are wrapped before tokenizing. kNone: the prompt text as is (after BOS).
-// kLlama3: one user turn of the llama3 chat format the paper fine-tuned with (LLaMA-Factory 0.7.1's
-// `llama3` template, default system prompt), ending at the assistant header.
-enum class ChatTemplate { kNone, kLlama3 };
-ChatTemplate parse_chat_template(const std::string& name);  // "none"|"off", "llama3"|"on"
 
 struct EngineOptions {
   int batch_size = 8;          // rows per forward pass
   int64_t max_length = 0;      // context window; 0 = the model's max_position_embeddings
   int max_new_tokens = -1;     // > 0: overrides every request's max_gen_toks
   SamplingOptions sampling;    // greedy by default
-  ChatTemplate chat_template = ChatTemplate::kNone;
-  std::string system_prompt = "You are a helpful assistant.";  // kLlama3 only; "" = no system turn
-  bool add_bos = true;         // begin every context with the tokenizer's BOS token
-  std::vector<std::string> stop_tokens = {"<|eot_id|>", "<|end_of_text|>"};  // ids found in the vocab stop generation
+  // "" : contexts are tokenized as they are, after BOS. Otherwise the name of a chat template
+  // (datasets/chat_template.h, e.g. "llama3_lf07", the paper's): every context becomes one user
+  // turn, rendered as fine-tuning rendered it, ending at the assistant header.
+  std::string chat_template;
+  std::string system_prompt;   // "" = the template's default system prompt
+  bool add_bos = true;         // without a template: begin every context with the BOS token
+  // Generation stops at these ids, at the tokenizer's EOS and at the template's end-of-turn token.
+  std::vector<int32_t> stop_token_ids;
   std::string name = "packbench";
   bool progress = true;        // a progress bar per call
 };
-
-// The llama3 chat prompt for one user message (BOS included), as the fine-tuned model saw it.
-std::string llama3_chat_prompt(const std::string& user, const std::string& system);
 
 class Engine : public evals::LanguageModel {
  public:
   Engine(std::shared_ptr<DecoderBackend> model, std::shared_ptr<const data::Tokenizer> tokenizer,
          EngineOptions options);
+  ~Engine() override;
 
   std::vector<std::string> generate_until(const std::vector<evals::GenerationRequest>& requests) override;
   std::vector<evals::LoglikelihoodResult> loglikelihood(
@@ -49,9 +48,10 @@ class Engine : public evals::LanguageModel {
 
   // The token ids a context becomes (template, BOS) before generation or scoring.
   std::vector<int32_t> encode_context(const std::string& context) const;
-  // lm-evaluation-harness's split of (context, continuation) into ids: trailing spaces of the
-  // context move to the continuation, the pair is encoded whole and cut where the context's
-  // own encoding ends.
+  // (context, continuation) as ids. Without a template, lm-evaluation-harness's split: trailing
+  // whitespace of the context moves to the continuation, the pair is encoded whole and cut where
+  // the context's own encoding ends. With a template, the context is the rendered user turn and
+  // the continuation is tokenized on its own, as the template tokenizes an assistant reply.
   ContinuationTokens encode_pair(const std::string& context, const std::string& continuation) const;
   const std::vector<int32_t>& stop_token_ids() const { return stop_ids_; }
   int64_t max_length() const { return max_length_; }
@@ -60,10 +60,10 @@ class Engine : public evals::LanguageModel {
   const LoglikelihoodStats& loglikelihood_stats() const { return ll_stats_; }
 
  private:
-  std::string wrap(const std::string& context) const;
   std::shared_ptr<DecoderBackend> model_;
   std::shared_ptr<const data::Tokenizer> tok_;
   EngineOptions options_;
+  std::unique_ptr<data::TemplateEncoder> template_;
   std::vector<int32_t> stop_ids_;
   int64_t max_length_ = 0;
   int64_t calls_ = 0;  // sampling streams continue across calls

@@ -172,7 +172,7 @@ TEST_F(Fixture, EngineGenerateUntilWrapsTheChatTemplateAndRestoresOrder) {
   EngineOptions eo;
   eo.batch_size = 2;
   eo.progress = false;
-  eo.chat_template = ChatTemplate::kLlama3;
+  eo.chat_template = "llama3_lf07";
   Engine engine(backend, tok, eo);
   auto ids = engine.encode_context("hello");
   auto expect = tok->encode(
@@ -189,8 +189,9 @@ TEST_F(Fixture, EngineGenerateUntilWrapsTheChatTemplateAndRestoresOrder) {
     auto ref = reference_greedy(model, engine.encode_context(reqs[i].context), 9, {eot, eos});
     EXPECT_EQ(texts[i], tok->decode(ref, true)) << i;
   }
+  EXPECT_EQ(engine.stop_token_ids(), (std::vector<int32_t>{eos, eot}));
   // Without the template, BOS then the text.
-  eo.chat_template = ChatTemplate::kNone;
+  eo.chat_template = "";
   Engine plain(backend, tok, eo);
   auto p = plain.encode_context("hello");
   EXPECT_EQ(p.front(), *tok->bos_id());
