@@ -131,6 +131,11 @@ std::string normalize_final_answer(const std::string& answer) {
   return s;
 }
 
+std::string normalize_math_answer(const std::string& answer) {
+  static const Regex sizing("\\\\(?:left|right)(?![A-Za-z])");
+  return normalize_final_answer(sizing.sub(answer, ""));
+}
+
 namespace {
 
 // Hendrycks' helpers; each returns nullopt where the Python original raises.
@@ -237,7 +242,7 @@ std::optional<std::string> hendrycks_strip_string(const std::string& input) {
 std::string math_gold_answer(const std::string& solution) {
   auto boxed = last_boxed_only_string(solution);
   if (!boxed) return "";
-  return normalize_final_answer(remove_boxed(*boxed));
+  return normalize_math_answer(remove_boxed(*boxed));
 }
 
 namespace {
@@ -367,8 +372,14 @@ std::optional<double> evaluate_latex_number(const std::string& expr) {
 }
 
 bool is_equiv(const std::string& a, const std::string& b) {
-  if (a == b) return !a.empty();
   if (a == "[invalidanswer]" || b == "[invalidanswer]" || a.empty() || b.empty()) return false;
+  if (a == b) return true;
+  // A sentence's closing period is not part of the value ("4:30p.m." vs "4:30p.m").
+  auto drop_period = [](std::string x) {
+    if (!x.empty() && x.back() == '.') x.pop_back();
+    return x;
+  };
+  if (drop_period(a) == drop_period(b) && !drop_period(a).empty()) return true;
   auto sa = hendrycks_strip_string(a);
   auto sb = hendrycks_strip_string(b);
   if (sa && sb && *sa == *sb) return true;

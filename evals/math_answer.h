@@ -23,13 +23,16 @@ std::string extract_math_answer(const std::string& response, const std::string& 
 // last '=', drops units and filler words, unwraps $...$, \text{}, \textbf{}, \overline{},
 // \boxed{}, expands \fracab and \sqrta shorthand, removes '$' and thousands separators.
 std::string normalize_final_answer(const std::string& answer);
+// What packbench compares: \left and \right sizing removed first (Minerva's list of removed
+// units contains "ft", which turns "\left(" into "\le("), then normalize_final_answer.
+std::string normalize_math_answer(const std::string& answer);
 // Hendrycks et al.'s strip_string from the MATH repository (math_equivalence.py): removes
 // spacing, \left/\right, \!, degrees, \%, trailing \text{ units}, short "k=" prefixes; rewrites
 // dfrac/tfrac, \fracab, a/b and 0.5 to \frac{a}{b}. nullopt where the original raises.
 std::optional<std::string> hendrycks_strip_string(const std::string& s);
 
-// The gold answer of a MATH solution as lm-eval computes it:
-// normalize_final_answer(remove_boxed(last_boxed_only_string(solution))); "" when no box.
+// The gold answer of a MATH solution as lm-eval computes it, with packbench's normaliser:
+// normalize_math_answer(remove_boxed(last_boxed_only_string(solution))); "" when no box.
 std::string math_gold_answer(const std::string& solution);
 
 // True when two normalised answers denote the same value: equal strings, equal after

@@ -31,7 +31,7 @@ std::vector<FilterPipeline> pipelines(const TaskConfig& c) {
 
 bool compare(const MetricSpec& m, const std::string& answer, const std::string& target) {
   if (m.compare == "exact") return exact_match(answer, target, m);
-  if (m.compare == "math_equiv") return is_equiv(normalize_final_answer(answer), target);
+  if (m.compare == "math_equiv") return is_equiv(normalize_math_answer(answer), target);
   throw Error(fmt::format("metric '{}': unknown comparison '{}'", m.metric, m.compare));
 }
 
