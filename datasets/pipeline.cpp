@@ -115,13 +115,14 @@ CacheCounts tokenize_datasets(const std::vector<DatasetSpec>& specs, const Templ
   std::unique_ptr<Progress> bar;
   if (o.show_progress) bar = std::make_unique<Progress>("tokenize", total_bytes, "B");
   CacheCounts counts;
-  int64_t bytes_before = 0;
+  int64_t bytes_before = 0, bytes_read = 0;
   std::vector<Conversation> chunk;
   auto flush = [&] {
     if (chunk.empty()) return;
     auto encoded = enc.encode_many(chunk, o.threads);
     for (size_t i = 0; i < chunk.size(); ++i) store.add(encoded[i], chunk[i].record_index);
     chunk.clear();
+    if (bar) bar->set(bytes_read);  // progress counts bytes whose records are tokenized
   };
   for (const auto& s : specs) {
     auto rep = read_conversations(
@@ -130,9 +131,7 @@ CacheCounts tokenize_datasets(const std::vector<DatasetSpec>& specs, const Templ
           chunk.push_back(std::move(c));
           if (chunk.size() >= 4096) flush();
         },
-        [&](int64_t done) {
-          if (bar) bar->set(bytes_before + done);
-        });
+        [&](int64_t done) { bytes_read = bytes_before + done; });
     flush();
     bytes_before += static_cast<int64_t>(std::filesystem::file_size(s.file_path));
     counts.records_read += rep.records;
