@@ -10,6 +10,8 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -165,7 +167,26 @@ nlohmann::json verdict_fields(const SandboxResult& r) {
   return {{"result", r.result_string()}, {"passed", r.passed()}};
 }
 
-SandboxOptions default_sandbox_options() { return SandboxOptions{}; }
+// The sandbox settings, with two environment overrides (ScoreRequest and RunOptions carry no
+// task-specific options): PACKBENCH_HUMANEVAL_TIMEOUT=<seconds> sets the wall-clock timeout and
+// the CPU limit; PACKBENCH_HUMANEVAL_UNSANDBOXED=1 is the explicit request to run without
+// bubblewrap (never a fallback).
+SandboxOptions default_sandbox_options() {
+  SandboxOptions o;
+  if (const char* t = std::getenv("PACKBENCH_HUMANEVAL_TIMEOUT"); t && *t) {
+    char* end = nullptr;
+    double v = std::strtod(t, &end);
+    if (!end || *end || !(v > 0) || v > 3600) throw Error("PACKBENCH_HUMANEVAL_TIMEOUT: expected seconds in (0, 3600], got '" + std::string(t) + "'");
+    o.limits.timeout_s = v;
+    o.limits.cpu_s = std::max(1, static_cast<int>(std::ceil(v)));
+  }
+  if (const char* u = std::getenv("PACKBENCH_HUMANEVAL_UNSANDBOXED"); u && std::string(u) == "1") {
+    std::cerr << "packbench: warning: humaneval: PACKBENCH_HUMANEVAL_UNSANDBOXED=1: generated code runs WITHOUT "
+                 "bubblewrap (no network or filesystem isolation)\n";
+    o.unsandboxed = true;
+  }
+  return o;
+}
 
 // Cuts a completion at the first stop sequence, as generate_until does (a no-op for models that
 // already stop there).

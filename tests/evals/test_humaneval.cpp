@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <zlib.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -351,4 +352,28 @@ TEST(HumanEvalModel, GreedyZeroShotWithStopsAndResume) {
   EXPECT_EQ(limited.seen.size(), 2u);
   EXPECT_EQ(s3.n_samples, 2);
   EXPECT_NEAR(s3.metrics["pass@1,create_test"].get<double>(), 1.0, 1e-12);
+}
+
+TEST(HumanEvalScore, TimeoutOverrideAndTimedOutVerdict) {
+  std::string dir = packbench::testing::temp_dir("he-timeout");
+  ScoreRequest req;
+  req.data_path = fixture("HumanEval.jsonl");
+  req.responses_path = write_text(dir, "s.jsonl",
+                                  json{{"task_id", "PackBench/0"}, {"completion", "    while True:\n        pass\n"}}.dump() + "\n" +
+                                      json{{"task_id", "PackBench/0"}, {"completion", "    return a + b\n"}}.dump() + "\n");
+  req.out_dir = dir + "/out";
+  ::setenv("PACKBENCH_HUMANEVAL_TIMEOUT", "1", 1);
+  auto t0 = std::chrono::steady_clock::now();
+  TaskScore s = score_humaneval(req);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto lines = read_jsonl(dir + "/out/samples.jsonl");
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["result"], "timed out");
+  EXPECT_EQ(lines[0]["passed"], false);
+  EXPECT_EQ(lines[1]["result"], "passed");
+  EXPECT_NEAR(s.metrics["pass@1,create_test"].get<double>(), 0.5, 1e-12);
+  EXPECT_LT(seconds, 8.0);
+  ::setenv("PACKBENCH_HUMANEVAL_TIMEOUT", "soon", 1);
+  EXPECT_NE(error_of([&] { score_humaneval(req); }).find("PACKBENCH_HUMANEVAL_TIMEOUT"), std::string::npos);
+  ::unsetenv("PACKBENCH_HUMANEVAL_TIMEOUT");
 }
