@@ -413,11 +413,13 @@ SandboxResult run_program(const SandboxOptions& options_, const std::string& bwr
     while (std::getline(ss, line)) {
       auto j = nlohmann::json::parse(line, nullptr, false);
       if (!j.is_object()) continue;
-      if (j.contains("child-pid") && !started) {
+      if (j.contains("child-pid") && !started && j["child-pid"].is_number_integer()) {
+        // Opened as soon as the line arrives, while bubblewrap (its parent) is alive to keep
+        // the pid from being reused; the pidfd then names that process for good.
         started = true;
         inner_pidfd.reset(pidfd_open(j["child-pid"].get<pid_t>()));
       }
-      if (j.contains("exit-code")) result.exit_code = j["exit-code"].get<int>();
+      if (j.contains("exit-code") && j["exit-code"].is_number_integer()) result.exit_code = j["exit-code"].get<int>();
     }
   };
 
@@ -425,6 +427,17 @@ SandboxResult run_program(const SandboxOptions& options_, const std::string& bwr
   bool exited = false, timed_out = false, hard_killed = false;
   Clock::time_point kill_deadline;
   int wstatus = 0;
+  // Exit is detected without reaping (WNOWAIT), so the child's pid, which is also its process
+  // group id, cannot be reused while the group is still signalled.
+  auto child_has_exited = [&]() {
+    siginfo_t info{};
+    return ::waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == child;
+  };
+  auto on_exit = [&]() {
+    exited = true;
+    // Unsandboxed, nothing ends the program's leftovers but this: kill its process group.
+    if (options_.unsandboxed) ::kill(-child, SIGKILL);
+  };
   while (!(exited && out.eof && err.eof && status.eof)) {
     std::vector<pollfd> pfds;
     std::vector<Capture*> owners;
@@ -444,8 +457,7 @@ SandboxResult run_program(const SandboxOptions& options_, const std::string& bwr
       // bubblewrap reaps it and exits, so no orphan is left for the system's init to reap.
       // Without it (bubblewrap not started yet, or unsandboxed) kill bubblewrap's process group.
       timed_out = true;
-      if (!options_.unsandboxed) parse_status();
-      if (inner_pidfd.get() < 0 || pidfd_send_signal(inner_pidfd.get(), SIGKILL) != 0) {
+      if (exited || inner_pidfd.get() < 0 || pidfd_send_signal(inner_pidfd.get(), SIGKILL) != 0) {
         ::kill(-child, SIGKILL);
         ::kill(child, SIGKILL);
         hard_killed = true;
@@ -461,7 +473,7 @@ SandboxResult run_program(const SandboxOptions& options_, const std::string& bwr
                             : static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count()) + 1;
     if (child_pidfd.get() < 0) {  // no pidfd (old kernel): poll in short slices instead
       wait_ms = std::min(wait_ms, 20);
-      if (!exited && ::waitpid(child, &wstatus, WNOHANG) == child) exited = true;
+      if (!exited && child_has_exited()) on_exit();
     }
     int n = ::poll(pfds.data(), pfds.size(), wait_ms);
     if (n < 0 && errno == EINTR) continue;
@@ -470,12 +482,15 @@ SandboxResult run_program(const SandboxOptions& options_, const std::string& bwr
       if (!pfds[i].revents) continue;
       if (owners[i]) {
         owners[i]->read_some();
-      } else {
-        if (::waitpid(child, &wstatus, WNOHANG) == child) exited = true;
+        if (owners[i] == &status) parse_status();
+      } else if (child_has_exited()) {
+        on_exit();
       }
     }
   }
-  if (!exited) ::waitpid(child, &wstatus, 0);
+  if (!exited) ::kill(child, SIGKILL);  // (only reached after a kill; make sure)
+  while (::waitpid(child, &wstatus, 0) < 0 && errno == EINTR) {
+  }
   // After a kill, wait (bounded) until the namespace's init is gone: by then the kernel has
   // killed every process the program left in it.
   if (inner_pidfd.get() >= 0 && timed_out) {
@@ -483,7 +498,6 @@ SandboxResult run_program(const SandboxOptions& options_, const std::string& bwr
     ::poll(&p, 1, 5000);
   }
   if (!private_dir.empty()) {
-    ::kill(-child, SIGKILL);
     std::error_code ec;
     fs::remove_all(private_dir, ec);
   }
