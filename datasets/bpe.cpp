@@ -1,7 +1,10 @@
 // Byte-level BPE model: hash tables for vocabulary and merges; flat-scan and heap merge loops.
 #include "datasets/bpe.h"
 
+#include <memory>
+
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <queue>
 
@@ -11,6 +14,7 @@ namespace {
 
 constexpr uint64_t kEmptyKey = ~uint64_t{0};
 constexpr uint64_t kNoMerge = ~uint64_t{0};
+constexpr uint8_t kLongToken = 255;  // VocabSlot::len of a token kept only in bytes_
 // Words up to this many bytes use the flat scan; longer ones the heap (linear-ish).
 constexpr size_t kSmallWord = 48;
 
@@ -44,6 +48,24 @@ inline uint64_t pair_key(int32_t l, int32_t r) {
   return (static_cast<uint64_t>(static_cast<uint32_t>(l)) << 32) | static_cast<uint32_t>(r);
 }
 
+// Per-thread cache of recent short words that needed merges (direct-mapped by hash). Entries
+// carry the generation of the model that made them, so models never see each other's words.
+struct CacheEntry {
+  uint64_t gen = 0;
+  uint64_t hash = 0;
+  uint8_t len = 0;
+  uint8_t n_ids = 0;
+  char bytes[30];
+  int32_t ids[14];
+};
+constexpr size_t kCacheSize = 4096;
+std::atomic<uint64_t> g_generation{0};
+
+CacheEntry* thread_cache() {
+  thread_local std::unique_ptr<CacheEntry[]> cache(new CacheEntry[kCacheSize]);
+  return cache.get();
+}
+
 size_t table_size(size_t n) {
   size_t s = 16;
   while (s < n * 2) s <<= 1;
@@ -69,20 +91,29 @@ bool BpeModel::add_merge(int32_t left, int32_t right, int32_t merged) {
   return true;
 }
 
-void BpeModel::finish() {
-  vocab_slots_.assign(table_size(static_cast<size_t>(count_)), VocabSlot{0, -1});
+void BpeModel::finish_vocab() {
+  vocab_slots_.assign(table_size(static_cast<size_t>(count_)), VocabSlot{});
   const size_t vmask = vocab_slots_.size() - 1;
   for (size_t id = 0; id < bytes_.size(); ++id) {
     if (!present_[id]) continue;
-    uint64_t h = hash_bytes(bytes_[id].data(), bytes_[id].size());
+    const std::string& b = bytes_[id];
+    uint64_t h = hash_bytes(b.data(), b.size());
     size_t i = h & vmask;
     while (vocab_slots_[i].id >= 0) i = (i + 1) & vmask;
-    vocab_slots_[i] = VocabSlot{h, static_cast<int32_t>(id)};
+    VocabSlot& slot = vocab_slots_[i];
+    slot.hash = h;
+    slot.id = static_cast<int32_t>(id);
+    slot.len = b.size() <= sizeof(slot.inl) ? static_cast<uint8_t>(b.size()) : kLongToken;
+    if (slot.len != kLongToken) std::memcpy(slot.inl, b.data(), b.size());
   }
   for (int b = 0; b < 256; ++b) {
     char c = static_cast<char>(b);
     byte_id_[b] = find(std::string_view(&c, 1));
   }
+}
+
+void BpeModel::finish() {
+  if (vocab_slots_.empty()) finish_vocab();
   pair_slots_.assign(table_size(pending_merges_.size()), PairSlot{kEmptyKey, 0});
   const size_t pmask = pair_slots_.size() - 1;
   for (const auto& [key, value] : pending_merges_) {
@@ -92,8 +123,10 @@ void BpeModel::finish() {
   }
   pending_merges_.clear();
   pending_merges_.shrink_to_fit();
+  generation_ = ++g_generation;
 }
 
+// One cache line holds the slot and, for tokens up to 19 bytes, the bytes to compare.
 int32_t BpeModel::find(std::string_view s) const {
   if (vocab_slots_.empty()) return -1;
   const size_t mask = vocab_slots_.size() - 1;
@@ -101,7 +134,10 @@ int32_t BpeModel::find(std::string_view s) const {
   for (size_t i = h & mask;; i = (i + 1) & mask) {
     const VocabSlot& slot = vocab_slots_[i];
     if (slot.id < 0) return -1;
-    if (slot.hash == h) {
+    if (slot.hash != h) continue;
+    if (slot.len != kLongToken) {
+      if (slot.len == s.size() && std::memcmp(slot.inl, s.data(), s.size()) == 0) return slot.id;
+    } else {
       const std::string& b = bytes_[static_cast<size_t>(slot.id)];
       if (b.size() == s.size() && std::memcmp(b.data(), s.data(), s.size()) == 0) return slot.id;
     }
@@ -139,8 +175,31 @@ void BpeModel::encode_word(std::string_view word, bool ignore_merges, std::vecto
       if (byte_id_[p[i]] >= 0) out->push_back(byte_id_[p[i]]);
     return;
   }
-  if (word.size() <= kSmallWord) merge_small(p, word.size(), out);
-  else merge_large(p, word.size(), out);
+  if (word.size() > kSmallWord) {
+    merge_large(p, word.size(), out);
+    return;
+  }
+  if (word.size() > sizeof(CacheEntry::bytes)) {
+    merge_small(p, word.size(), out);
+    return;
+  }
+  const uint64_t h = hash_bytes(word.data(), word.size());
+  CacheEntry& e = thread_cache()[(h >> 7) & (kCacheSize - 1)];
+  if (e.gen == generation_ && e.hash == h && e.len == word.size() && std::memcmp(e.bytes, word.data(), word.size()) == 0) {
+    out->insert(out->end(), e.ids, e.ids + e.n_ids);
+    return;
+  }
+  const size_t before = out->size();
+  merge_small(p, word.size(), out);
+  const size_t made = out->size() - before;
+  if (made <= sizeof(CacheEntry::ids) / sizeof(int32_t)) {
+    e.gen = generation_;
+    e.hash = h;
+    e.len = static_cast<uint8_t>(word.size());
+    e.n_ids = static_cast<uint8_t>(made);
+    std::memcpy(e.bytes, word.data(), word.size());
+    std::memcpy(e.ids, out->data() + before, made * sizeof(int32_t));
+  }
 }
 
 // Flat scan: ids and the rank of each adjacent pair in small arrays; merge the leftmost

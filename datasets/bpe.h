@@ -17,7 +17,9 @@ class BpeModel {
   // Appends a merge; its rank is the number of merges added before it. A pair listed twice
   // keeps the later entry, as Hugging Face's loader (a map filled in order) does.
   bool add_merge(int32_t left, int32_t right, int32_t merged);
-  void finish();  // builds lookup tables; call once after the last add_*
+  // Builds the vocabulary table (find() works afterwards); optional before add_merge.
+  void finish_vocab();
+  void finish();  // builds the remaining lookup tables; call once after the last add_*
 
   // Id of a byte string, or -1.
   int32_t find(std::string_view bytes) const;
@@ -50,12 +52,18 @@ class BpeModel {
   int32_t count_ = 0;
   int32_t byte_id_[256];
   // Open-addressing tables (power-of-two sizes, linear probing).
-  struct VocabSlot { uint64_t hash; int32_t id; };
+  struct alignas(32) VocabSlot {
+    uint64_t hash = 0;
+    int32_t id = -1;
+    uint8_t len = 0;   // bytes held in inl, or 255 for longer tokens
+    char inl[19];
+  };
   std::vector<VocabSlot> vocab_slots_;
   struct PairSlot { uint64_t key; uint64_t value; };
   std::vector<PairSlot> pair_slots_;
   std::vector<std::pair<uint64_t, uint64_t>> pending_merges_;  // (key, value) until finish()
   uint32_t rank_ = 0;
+  uint64_t generation_ = 0;  // unique per finished model: keys the per-thread word cache
 };
 
 }  // namespace packbench::data

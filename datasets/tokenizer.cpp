@@ -353,8 +353,6 @@ void BpeTokenizer::load_tokenizer(const element& root_el, const Json& js) {
   object vocab = js.obj(js.req(model, "vocab", "model.vocab"), "model.vocab");
   // Hot loops: field names are built only when something is wrong.
   auto vfield = [](std::string_view key) { return "model.vocab[\"" + std::string(key) + "\"]"; };
-  std::unordered_map<std::string_view, int32_t> by_str;  // merges name tokens by their strings
-  by_str.reserve(vocab.size());
   std::string bytes;
   for (auto [key, value] : vocab) {
     int64_t id = 0;
@@ -364,11 +362,12 @@ void BpeTokenizer::load_tokenizer(const element& root_el, const Json& js) {
     if (!bytelevel_to_bytes(key, &bytes)) js.fail(vfield(key), "token is not written in the ByteLevel alphabet");
     if (bpe_.has_id(static_cast<int32_t>(id))) js.fail(vfield(key), "id " + std::to_string(id) + " used twice");
     bpe_.add_token(bytes, static_cast<int32_t>(id));
-    by_str.emplace(key, static_cast<int32_t>(id));
   }
+  bpe_.finish_vocab();
+  // Merges name tokens by their ByteLevel strings: decode to bytes and look them up.
   array merges = js.arr(js.req(model, "merges", "model.merges"), "model.merges");
   size_t index = 0;
-  std::string joined;
+  std::string ab, bb;
   for (element m : merges) {
     const size_t mi = index++;
     auto field = [mi] { return "model.merges[" + std::to_string(mi) + "]"; };
@@ -386,14 +385,16 @@ void BpeTokenizer::load_tokenizer(const element& root_el, const Json& js) {
       a = js.str(pair.at(0).value_unsafe(), field() + "[0]");
       b = js.str(pair.at(1).value_unsafe(), field() + "[1]");
     }
-    auto ia = by_str.find(a), ib = by_str.find(b);
-    if (ia == by_str.end()) js.fail(field(), "'" + std::string(a) + "' is not in model.vocab");
-    if (ib == by_str.end()) js.fail(field(), "'" + std::string(b) + "' is not in model.vocab");
-    joined.assign(a);
-    joined.append(b);
-    auto im = by_str.find(joined);
-    if (im == by_str.end()) js.fail(field(), "merged token '" + joined + "' is not in model.vocab");
-    bpe_.add_merge(ia->second, ib->second, im->second);
+    ab.clear();
+    bb.clear();
+    int32_t ia = bytelevel_to_bytes(a, &ab) ? bpe_.find(ab) : -1;
+    int32_t ib = bytelevel_to_bytes(b, &bb) ? bpe_.find(bb) : -1;
+    if (ia < 0) js.fail(field(), "'" + std::string(a) + "' is not in model.vocab");
+    if (ib < 0) js.fail(field(), "'" + std::string(b) + "' is not in model.vocab");
+    ab += bb;
+    int32_t im = bpe_.find(ab);
+    if (im < 0) js.fail(field(), "merged token '" + std::string(a) + std::string(b) + "' is not in model.vocab");
+    bpe_.add_merge(ia, ib, im);
   }
   bpe_.finish();
 

@@ -47,13 +47,6 @@ std::vector<std::string> corpus() {
   return docs;
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 }  // namespace
 
 TEST(BpeTrainer, HandComputedMerges) {
