@@ -296,6 +296,8 @@ TEST(SandboxHostile, WritesAndDeletesOutsideFail) {
   std::string victim = dir + "/victim.txt";
   std::string victim2 = packbench::testing::binary_dir() + "/sandbox_victim.txt";
   for (const auto& p : {victim, victim2}) std::ofstream(p) << "intact";
+  ASSERT_TRUE(fs::exists(victim));
+  const bool have_victim2 = fs::exists(victim2);  // the build folder may not be writable to this user
   std::string prog =
       "import os, shutil\n"
       "for p in ['" + victim + "', '" + victim2 + "', '/etc/hostname', '/usr/bin/python3']:\n"
@@ -322,6 +324,7 @@ TEST(SandboxHostile, WritesAndDeletesOutsideFail) {
   EXPECT_EQ(r.stdout_text.find("WROTE"), std::string::npos) << r.stdout_text;
   EXPECT_EQ(r.stdout_text.find("CREATED"), std::string::npos) << r.stdout_text;
   for (const auto& p : {victim, victim2}) {
+    if (p == victim2 && !have_victim2) continue;
     std::ifstream in(p);
     std::string content;
     in >> content;
