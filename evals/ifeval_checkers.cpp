@@ -110,6 +110,37 @@ bool language_is(std::string_view text, const std::string& code) {
   return got.empty() || got == code;
 }
 
+// Python's json.loads also accepts the bare tokens NaN, Infinity and -Infinity as numbers:
+// outside strings, swap them for 0 so the strict parser sees the same document shape.
+bool python_json_loads_ok(const std::string& s) {
+  if (!json::parse(s, nullptr, false).is_discarded()) return true;
+  std::string t;
+  bool in_string = false, changed = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (in_string) {
+      t += c;
+      if (c == '\\' && i + 1 < s.size()) t += s[++i];
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    bool boundary = i == 0 || std::string_view(" \t\r\n[{:,-").find(s[i - 1]) != std::string_view::npos;
+    if (boundary && s.compare(i, 3, "NaN") == 0) {
+      t += '0';
+      i += 2;
+      changed = true;
+    } else if (boundary && s.compare(i, 8, "Infinity") == 0) {
+      t += '0';
+      i += 7;
+      changed = true;
+    } else {
+      t += c;
+    }
+  }
+  return changed && !json::parse(t, nullptr, false).is_discarded();
+}
+
 using Fn = std::function<bool(std::string_view)>;
 
 Fn build(const std::string& id, const Args& a) {
@@ -260,7 +291,7 @@ Fn build(const std::string& id, const Args& a) {
         if (starts_with(s, prefix)) s.erase(0, std::char_traits<char>::length(prefix));
       if (ends_with(s, "```")) s.erase(s.size() - 3);
       s = py_strip(s);
-      return !json::parse(s, nullptr, false).is_discarded();
+      return python_json_loads_ok(s);
     };
   }
   if (id == "detectable_format:title") {

@@ -269,6 +269,10 @@ TEST(IfevalCheckers, JsonFormat) {
   EXPECT_FALSE(follows(id, json::object(), "Here is JSON: {\"a\": 1}"));
   EXPECT_FALSE(follows(id, json::object(), "{\"a\": 1,}"));
   EXPECT_FALSE(follows(id, json::object(), "```json\n{\"a\": 1}\n```\nHope this helps."));
+  // Python's parser takes NaN and Infinity as numbers, but not inside other words.
+  EXPECT_TRUE(follows(id, json::object(), "{\"x\": NaN, \"y\": [-Infinity, Infinity], \"s\": \"NaN\"}"));
+  EXPECT_FALSE(follows(id, json::object(), "{\"x\": NaNa}"));
+  EXPECT_FALSE(follows(id, json::object(), "{\"x\": nan}"));
 }
 
 TEST(IfevalCheckers, Title) {
