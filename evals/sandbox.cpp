@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -218,7 +219,24 @@ struct Capture {
   }
 };
 
-SandboxResult run_program(const SandboxOptions& options_, const std::string& bwrap_path_, const std::string& program);
+SandboxResult run_program(const SandboxOptions& options_, const std::string& bwrap_path_, bool disable_userns,
+                          const std::string& program);
+
+// bubblewrap's version as {major, minor, patch} from `bwrap --version`; {0, 0, 0} when unknown.
+std::array<int, 3> bwrap_version(const std::string& bwrap) {
+  std::array<int, 3> v = {0, 0, 0};
+  std::string cmd = "'" + bwrap + "' --version 2>/dev/null";
+  if (bwrap.find('\'') != std::string::npos) return v;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return v;
+  char buf[256] = {0};
+  size_t n = std::fread(buf, 1, sizeof buf - 1, p);
+  ::pclose(p);
+  std::string text(buf, n);
+  auto pos = text.find_first_of("0123456789");
+  if (pos != std::string::npos) std::sscanf(text.c_str() + pos, "%d.%d.%d", &v[0], &v[1], &v[2]);
+  return v;
+}
 
 }  // namespace
 
@@ -251,6 +269,13 @@ Sandbox::Sandbox(SandboxOptions options) : options_(std::move(options)) {
                       : "humaneval sandbox: bubblewrap not found or not executable at " + options_.bwrap);
     }
   }
+  if (!options_.unsandboxed) {
+    auto v = bwrap_version(bwrap_path_);
+    bwrap_disable_userns_ = v[0] > 0 || v[1] >= 8;
+    if (!is_executable_file("/usr/bin/prlimit")) {
+      throw Error("humaneval sandbox: /usr/bin/prlimit (util-linux) not found; it sets the process limit inside the sandbox");
+    }
+  }
   if (!is_executable_file(options_.python)) {
     throw Error("humaneval sandbox: python interpreter not found or not executable: " + options_.python);
   }
@@ -263,7 +288,7 @@ Sandbox::Sandbox(SandboxOptions options) : options_(std::move(options)) {
   SandboxOptions probe_options = options_;
   probe_options.limits.timeout_s = std::max(options_.limits.timeout_s, 20.0);
   probe_options.limits.cpu_s = std::max(options_.limits.cpu_s, 20);
-  SandboxResult r = run_program(probe_options, bwrap_path_, "pass\n");
+  SandboxResult r = run_program(probe_options, bwrap_path_, bwrap_disable_userns_, "pass\n");
   if (!r.passed()) {
     throw Error("humaneval sandbox: a trivial python program did not run (" + r.result_string() +
                 "); stderr: " + last_nonempty_line(r.stderr_text));
@@ -281,12 +306,13 @@ std::string Sandbox::describe() const {
 }
 
 SandboxResult Sandbox::run_python(const std::string& program) const {
-  return run_program(options_, bwrap_path_, program);
+  return run_program(options_, bwrap_path_, bwrap_disable_userns_, program);
 }
 
 namespace {
 
-SandboxResult run_program(const SandboxOptions& options_, const std::string& bwrap_path_, const std::string& program) {
+SandboxResult run_program(const SandboxOptions& options_, const std::string& bwrap_path_, bool disable_userns,
+                          const std::string& program) {
   const SandboxLimits& lim = options_.limits;
   const bool root = ::geteuid() == 0;
   SandboxResult result;
@@ -320,12 +346,13 @@ SandboxResult run_program(const SandboxOptions& options_, const std::string& bwr
     plan.fd4 = status_w.get();
     auto tmp_size = std::to_string(lim.tmp_size_bytes);
     plan.argv_storage = {bwrap_path_,
-                         "--unshare-all", "--unshare-user", "--disable-userns",
+                         "--unshare-all", "--unshare-user",
                          "--die-with-parent", "--new-session", "--clearenv",
                          "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",
                          "--setenv", "HOME", "/tmp",
                          "--setenv", "LANG", "C.UTF-8",
                          "--ro-bind", "/usr", "/usr"};
+    if (disable_userns) plan.argv_storage.push_back("--disable-userns");  // no nested namespaces
     // /bin, /lib... are symlinks into /usr on merged-/usr systems, real folders elsewhere.
     for (const char* top : {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"}) {
       std::error_code ec;
@@ -519,8 +546,9 @@ SandboxResult run_program(const SandboxOptions& options_, const std::string& bwr
       std::string why = last_nonempty_line(result.stderr_text);
       throw Error("humaneval sandbox: bubblewrap could not set up the sandbox: " + (why.empty() ? "no message" : why) +
                   ". User namespaces may be unavailable (check sysctl user.max_user_namespaces and "
-                  "kernel.unprivileged_userns_clone, or a container's seccomp policy); packbench does not run "
-                  "generated code unsandboxed unless explicitly asked");
+                  "kernel.unprivileged_userns_clone, or a container's seccomp policy), or this bubblewrap is "
+                  "older than 0.5 (0.8 is tested); packbench does not run generated code unsandboxed unless "
+                  "explicitly asked");
     }
     if (result.exit_code < 0) {
       result.exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);

@@ -69,6 +69,7 @@ class Sandbox {
  private:
   SandboxOptions options_;
   std::string bwrap_path_;
+  bool bwrap_disable_userns_ = false;  // bubblewrap >= 0.8 has --disable-userns
 };
 
 // Where bubblewrap is: `explicit_path` if given and executable, else bwrap on PATH, else

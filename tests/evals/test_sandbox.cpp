@@ -457,3 +457,14 @@ TEST(SandboxHostile, NoProcessesLeftBehind) {
     EXPECT_EQ(processes_of_uid(sb.options().uid_when_root), 0);
   }
 }
+
+TEST(SandboxHostile, NoNestedUserNamespaces) {
+  // bubblewrap >= 0.8 (--disable-userns): the program cannot make namespaces of its own.
+  SandboxResult r = shared_sandbox().run_python(
+      "import subprocess\n"
+      "p = subprocess.run(['/usr/bin/unshare', '--user', '--map-root-user', 'true'], capture_output=True)\n"
+      "print('nested rc', p.returncode)\n");
+  EXPECT_EQ(r.verdict, Verdict::kPassed) << r.stderr_text;
+  EXPECT_NE(r.stdout_text.find("nested rc"), std::string::npos);
+  EXPECT_EQ(r.stdout_text.find("nested rc 0"), std::string::npos) << r.stdout_text;
+}
