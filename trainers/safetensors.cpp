@@ -158,10 +158,10 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
       v.data = data + begin;
       v.nbytes = static_cast<size_t>(want);
       spans.push_back({begin, end, tensors_.size()});
-      index_[name] = tensors_.size();
       tensors_.push_back(std::move(v));
     }
-    std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
+    std::sort(spans.begin(), spans.end(),
+              [](const Span& a, const Span& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
     for (size_t i = 1; i < spans.size(); ++i) {
       if (spans[i].begin < spans[i - 1].end) {
         throw Error(fmt::format("{}: tensors '{}' and '{}' overlap (data_offsets [{}, {}] and [{}, {}])", path,
@@ -169,6 +169,12 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
                                 spans[i - 1].end, spans[i].begin, spans[i].end));
       }
     }
+    // Keep the tensors in data order (for files packbench writes: the order written).
+    std::vector<StTensorView> ordered;
+    ordered.reserve(spans.size());
+    for (const Span& s : spans) ordered.push_back(std::move(tensors_[s.index]));
+    tensors_ = std::move(ordered);
+    for (size_t i = 0; i < tensors_.size(); ++i) index_[tensors_[i].name] = i;
   } catch (...) {
     ::munmap(map_, size_);
     map_ = nullptr;

@@ -39,7 +39,7 @@ class SafetensorsFile {
 
   const std::string& path() const { return path_; }
   uint64_t file_size() const { return size_; }
-  const std::vector<StTensorView>& tensors() const { return tensors_; }  // in header order
+  const std::vector<StTensorView>& tensors() const { return tensors_; }  // in data order
   const StTensorView* find(const std::string& name) const;
   const StTensorView& at(const std::string& name) const;  // throws naming file and tensor
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
