@@ -15,6 +15,10 @@ namespace {
 using torch::Tensor;
 namespace F = torch::nn::functional;
 
+// Reductions (RMSNorm variance, softmax) run in float32 as Hugging Face runs them; a float64
+// model (finite-difference checks) keeps float64.
+torch::ScalarType accumulate_dtype(torch::ScalarType t) { return t == torch::kDouble ? torch::kDouble : torch::kFloat; }
+
 // ---------------------------------------------------------------------------------------------
 // Leaf modules (parameters named as Hugging Face names them)
 
@@ -45,7 +49,7 @@ class RMSNormImpl : public torch::nn::Module {
   }
   Tensor forward(const Tensor& x) {
     const auto dt = x.scalar_type();
-    Tensor h = x.to(torch::kFloat);
+    Tensor h = x.to(accumulate_dtype(dt));
     Tensor var = h.pow(2).mean(-1, /*keepdim=*/true);
     h = h * torch::rsqrt(var + eps_);
     return weight * h.to(dt);
@@ -115,7 +119,7 @@ Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& a
     m = m.dim() == 2 ? m.view({1, 1, 1, T, S}) : m.view({m.size(0), 1, 1, T, S});
     scores = scores.masked_fill(m.logical_not(), -std::numeric_limits<double>::infinity());
   }
-  Tensor probs = torch::softmax(scores, -1, torch::kFloat).to(q.scalar_type());
+  Tensor probs = torch::softmax(scores, -1, accumulate_dtype(q.scalar_type())).to(q.scalar_type());
   Tensor out = torch::matmul(probs.view({B, KV, rep * T, S}), v);  // [B,KV,rep*T,d]
   return out.view({B, H, T, d});
 }
@@ -440,7 +444,9 @@ torch::Tensor LlamaForCausalLMImpl::forward_hidden(const torch::Tensor& input_id
 }
 
 torch::Tensor LlamaForCausalLMImpl::logits_from_hidden(const torch::Tensor& hidden) {
-  return torch::linear(hidden, lm_head_weight()).to(torch::kFloat);
+  Tensor logits = torch::linear(hidden, lm_head_weight());
+  // Float32 logits (as Hugging Face's .float()); a float64 model keeps float64 (gradient checks).
+  return logits.scalar_type() == torch::kDouble ? logits : logits.to(torch::kFloat);
 }
 
 torch::Tensor LlamaForCausalLMImpl::forward(const torch::Tensor& input_ids, const AttentionInputs& attn, KVCache* cache) {

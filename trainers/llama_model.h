@@ -60,7 +60,7 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
   // Parameters created with `options` (dtype, device); left uninitialised unless `init`.
   LlamaForCausalLMImpl(const LlamaConfig& config, torch::TensorOptions options, bool init);
 
-  // input_ids [B,T] int64 -> logits [B,T,vocab] float32. With a cache: appends this step's
+  // input_ids [B,T] int64 -> logits [B,T,vocab] float32 (float64 for a float64 model). With a cache: appends this step's
   // keys and values (attention_mask marks which of the new tokens are real) and attends to
   // every valid cached slot up to and including each token's own.
   torch::Tensor forward(const torch::Tensor& input_ids, const AttentionInputs& attn,
@@ -68,7 +68,7 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
   // The final normed hidden states [B,T,hidden] (model dtype); logits = lm_head(hidden).
   torch::Tensor forward_hidden(const torch::Tensor& input_ids, const AttentionInputs& attn,
                                KVCache* cache = nullptr);
-  torch::Tensor logits_from_hidden(const torch::Tensor& hidden);  // float32 logits
+  torch::Tensor logits_from_hidden(const torch::Tensor& hidden);  // float32 (or float64) logits
   // The output projection weight [vocab, hidden] (the embedding matrix when tied).
   torch::Tensor lm_head_weight();
 
