@@ -358,7 +358,8 @@ TaskScore score_prepared_task(const PreparedTask& task, const ScoreRequest& req)
   };
 
   std::vector<nlohmann::json> scored;
-  std::map<int64_t, int64_t> seen;  // doc_id -> line
+  // doc_id -> (line, raw responses of an lm-eval per-filter record)
+  std::map<int64_t, std::pair<int64_t, std::string>> seen;
   for (size_t i = 0; i < input.size(); ++i) {
     const auto& rec = input[i].value;
     const std::string where = where_line(req.responses_path, input[i].line);
@@ -398,9 +399,16 @@ TaskScore score_prepared_task(const PreparedTask& task, const ScoreRequest& req)
         throw Error(fmt::format("{}: doc_id {} is outside the {} docs of {}", where, file_doc_id, task.docs.size(), c.task));
       id = file_doc_id;
     }
-    if (seen.count(id))
-      throw Error(fmt::format("{}: a second response for doc {} (first on line {})", where, id, seen[id]));
-    seen[id] = input[i].line;
+    // lm-eval writes one sample record per doc and filter ("filter": "strict-match", then
+    // "flexible-extract"), all with the same raw resps; packbench applies every filter to the
+    // raw response once, so the repeats are skipped.
+    const bool per_filter = rec.contains("filter") && rec.contains("resps");
+    const std::string raw = per_filter ? rec["resps"].dump() : std::string();
+    if (auto it = seen.find(id); it != seen.end()) {
+      if (per_filter && !it->second.second.empty() && it->second.second == raw) continue;
+      throw Error(fmt::format("{}: a second response for doc {} (first on line {})", where, id, it->second.first));
+    }
+    seen[id] = {input[i].line, raw};
     const TaskDoc& d = task.docs[id];
 
     nlohmann::json out = base_record(d);

@@ -153,6 +153,25 @@ TEST(Gsm8kTask, ScoresLmEvalAndSimpleResponseFiles) {
   EXPECT_EQ(first["exact_match,strict-match"], 1.0);
 }
 
+TEST(Gsm8kTask, LmEvalPerFilterRecordsCountOnce) {
+  // lm-eval writes each doc once per filter, with the same raw resps
+  const std::string dir = packbench::testing::temp_dir("gsm8k-perfilter");
+  {
+    std::ofstream f(dir + "/samples_gsm8k.jsonl");
+    for (const char* filter : {"strict-match", "flexible-extract"}) {
+      f << nlohmann::json({{"doc_id", 0}, {"filter", filter}, {"resps", {{"15 * 4 = 60\n#### 60"}}}}).dump() << "\n";
+      f << nlohmann::json({{"doc_id", 2}, {"filter", filter}, {"resps", {{"so -3"}}}}).dump() << "\n";
+    }
+  }
+  ScoreRequest req;
+  req.responses_path = dir + "/samples_gsm8k.jsonl";
+  req.data_path = data();
+  auto s = score_gsm8k(req);
+  EXPECT_EQ(s.n_samples, 2);
+  EXPECT_DOUBLE_EQ(s.metrics["exact_match,strict-match"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(s.metrics["exact_match,flexible-extract"].get<double>(), 1.0);
+}
+
 TEST(Gsm8kTask, BadResponseFilesNameFileAndLine) {
   const std::string dir = packbench::testing::temp_dir("gsm8k-bad");
   auto try_file = [&](const std::string& body) -> std::string {
