@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 
 #include "datasets/error.h"
 
@@ -36,6 +37,7 @@ const std::map<std::string, ChatTemplate>& registry() {
       t.function = {text("{{content}}"), eos()};
       t.default_system = "You are a helpful assistant.";
       t.eos_token = "<|eot_id|>";
+      t.special_tokens = {"<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"};
       t.truncation = TruncationRule::kInferMaxLen;
       m[t.name] = t;
     }
@@ -49,6 +51,7 @@ const std::map<std::string, ChatTemplate>& registry() {
       t.observation = {text(kLlama3Tool)};
       t.function = {text("{{content}}<|eot_id|>")};
       t.eos_token = "<|eot_id|>";
+      t.special_tokens = {"<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"};
       t.truncation = TruncationRule::kInferSeqLen;
       m[t.name] = t;
     }
@@ -83,6 +86,7 @@ const std::map<std::string, ChatTemplate>& registry() {
       t.separator = {text("\n")};
       t.eos_token = "<|im_end|>";
       t.added_tokens = {"<|im_end|>", "<|im_start|>"};
+      t.special_tokens = {"<|im_end|>", "<|im_start|>"};
       m[t.name] = t;
     }
     {  // LLaMA-Factory 0.7's "alpaca".
@@ -157,6 +161,7 @@ TemplateEncoder::TemplateEncoder(const ChatTemplate& tmpl, std::shared_ptr<const
     for (const auto& [t, id] : extra_) if (t == s) return id;
     throw Error("template '" + tmpl.name + "': token '" + s + "' is not in the tokenizer's vocabulary");
   };
+  for (const auto& sp : tmpl_.special_tokens) special_.push_back({sp, resolve(sp)});
   if (auto b = tok_->bos_id()) bos_id_ = *b;
   if (!tmpl_.eos_token.empty()) eos_id_ = resolve(tmpl_.eos_token);
   else if (auto e = tok_->eos_id()) eos_id_ = *e;
@@ -169,14 +174,52 @@ std::vector<std::vector<TemplateEncoder::Piece>> TemplateEncoder::render(const C
   const ChatTemplate& t = tmpl_;
   std::string system = conv.system.empty() ? t.default_system : conv.system;
   std::vector<std::vector<Piece>> out(conv.messages.size());
-  auto apply = [&](std::vector<Piece>& dst, const std::vector<Slot>& slots, const std::string& content) {
-    for (const auto& s : slots) {
-      switch (s.kind) {
-        case Slot::kText: {
-          std::string txt = substitute(s.text, content);
-          if (!txt.empty()) dst.push_back({std::move(txt), -1});
+  // A text slot: content substituted; special tokens in the literal parts become ids, and each
+  // stretch between them is one piece (constant when it holds no content).
+  auto apply_text = [&](std::vector<Piece>& dst, const std::string& slot, const std::string& content, bool memo) {
+    static const std::string key = "{{content}}";
+    std::string cur;
+    bool has_content = false;
+    auto push_cur = [&] {
+      if (!cur.empty()) dst.push_back({std::move(cur), -1, memo || !has_content});
+      cur.clear();
+      has_content = false;
+    };
+    auto literal = [&](std::string_view lit) {
+      size_t pos = 0;
+      while (pos < lit.size()) {
+        size_t best = std::string_view::npos, best_len = 0;
+        int32_t best_id = -1;
+        for (const auto& [str, id] : special_) {
+          size_t at = lit.find(str, pos);
+          if (at < best || (at == best && str.size() > best_len)) best = at, best_len = str.size(), best_id = id;
+        }
+        if (best == std::string_view::npos) {
+          cur.append(lit.substr(pos));
           break;
         }
+        cur.append(lit.substr(pos, best - pos));
+        push_cur();
+        dst.push_back({{}, best_id, true});
+        pos = best + best_len;
+      }
+    };
+    size_t pos = 0;
+    for (size_t at; (at = slot.find(key, pos)) != std::string::npos; pos = at + key.size()) {
+      literal(std::string_view(slot).substr(pos, at - pos));
+      cur += content;
+      has_content = true;
+    }
+    literal(std::string_view(slot).substr(pos));
+    push_cur();
+  };
+  // memo: the content is the system prompt (shared by most samples), so the piece is memoized.
+  auto apply = [&](std::vector<Piece>& dst, const std::vector<Slot>& slots, const std::string& content, bool memo) {
+    for (const auto& s : slots) {
+      switch (s.kind) {
+        case Slot::kText:
+          apply_text(dst, s.text, content, memo);
+          break;
         case Slot::kToken: {
           auto id = tok_->token_to_id(s.text);
           if (!id) throw Error("template '" + t.name + "': token '" + s.text + "' is not in the vocabulary");
@@ -196,22 +239,22 @@ std::vector<std::vector<TemplateEncoder::Piece>> TemplateEncoder::render(const C
     auto& dst = out[i];
     const Message& m = conv.messages[i];
     std::string content = m.content;
-    if (i == 0) apply(dst, t.prefix, "");
+    if (i == 0) apply(dst, t.prefix, "", true);
     if (i == 0 && (!system.empty() || t.force_system)) {
       if (t.system_in_first_user) {
         std::string sys = substitute(t.system.empty() ? std::string("{{content}}") : t.system[0].text, system);
         content = sys + content;
       } else {
-        apply(dst, t.system, system);
+        apply(dst, t.system, system, true);
       }
     } else if (i > 0 && i % 2 == 0) {
-      apply(dst, t.separator, "");
+      apply(dst, t.separator, "", true);
     }
     switch (m.role) {
-      case Role::kUser: apply(dst, t.user, content); break;
-      case Role::kAssistant: apply(dst, t.assistant, content); break;
-      case Role::kObservation: apply(dst, t.observation, content); break;
-      case Role::kFunctionCall: apply(dst, t.function, content); break;
+      case Role::kUser: apply(dst, t.user, content, false); break;
+      case Role::kAssistant: apply(dst, t.assistant, content, false); break;
+      case Role::kObservation: apply(dst, t.observation, content, false); break;
+      case Role::kFunctionCall: apply(dst, t.function, content, false); break;
       case Role::kSystem:
         throw Error("record " + std::to_string(conv.record_index) + ": a system message inside the conversation");
     }
@@ -264,11 +307,20 @@ std::vector<std::vector<std::vector<int32_t>>> TemplateEncoder::encode_many(cons
                                                                             int threads) const {
   std::vector<std::vector<std::vector<Piece>>> rendered(convs.size());
   std::vector<std::string> texts;
+  // Constant pieces (headers, the default system prompt) are tokenized once per call.
+  std::unordered_map<std::string, std::vector<int32_t>> constants;
   for (size_t c = 0; c < convs.size(); ++c) {
     rendered[c] = render(convs[c]);
     for (auto& msg : rendered[c])
-      for (auto& p : msg)
-        if (p.id < 0) texts.push_back(std::move(p.text));
+      for (auto& p : msg) {
+        if (p.id >= 0) continue;
+        if (p.constant) {
+          auto it = constants.find(p.text);
+          if (it == constants.end()) constants.emplace(p.text, encode_text(p.text));
+        } else {
+          texts.push_back(std::move(p.text));
+        }
+      }
   }
   std::vector<std::vector<int32_t>> encoded;
   if (extra_.empty()) {
@@ -284,8 +336,12 @@ std::vector<std::vector<std::vector<int32_t>>> TemplateEncoder::encode_many(cons
     for (size_t i = 0; i < rendered[c].size(); ++i) {
       auto& dst = out[c][i];
       for (const auto& p : rendered[c][i]) {
-        if (p.id >= 0) dst.push_back(p.id);
-        else { const auto& e = encoded[k++]; dst.insert(dst.end(), e.begin(), e.end()); }
+        if (p.id >= 0) {
+          dst.push_back(p.id);
+        } else {
+          const auto& e = p.constant ? constants.at(p.text) : encoded[k++];
+          dst.insert(dst.end(), e.begin(), e.end());
+        }
       }
     }
   }

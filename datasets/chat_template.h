@@ -38,6 +38,10 @@ struct ChatTemplate {
   bool system_in_first_user = false;  // llama2: the formatted system text is prepended to the first user content
   std::string eos_token;              // replace_eos: token string used for {eos} ("" = the tokenizer's eos)
   std::vector<std::string> added_tokens;  // tokens the template needs; appended to the vocabulary if absent
+  // Special-token strings written in the slots' literal text. Hugging Face splits a text on added
+  // tokens before pre-tokenizing, so the encoder emits these as ids directly and tokenizes the
+  // stretches between them on their own: the same ids as tokenizing the whole slot string.
+  std::vector<std::string> special_tokens;
   TruncationRule truncation = TruncationRule::kInferMaxLen;
 };
 
@@ -55,7 +59,8 @@ class TemplateEncoder {
   // One rendered piece of a message: text to tokenize on its own, or a fixed id.
   struct Piece {
     std::string text;
-    int32_t id = -1;  // >= 0: a token id, text unused
+    int32_t id = -1;        // >= 0: a token id, text unused
+    bool constant = false;  // text holds no message content (the same for every sample)
   };
   // The pieces of every message of `conv` (LLaMA-Factory's Template._encode before tokenizing):
   // pieces[i] renders message i. Empty text pieces are left out, as LLaMA-Factory skips them.
@@ -76,7 +81,8 @@ class TemplateEncoder {
   const ChatTemplate& tmpl_;
   std::shared_ptr<const Tokenizer> tok_;
   int32_t bos_id_ = -1, eos_id_ = -1, pad_id_ = 0;
-  std::vector<std::pair<std::string, int32_t>> extra_;  // template tokens absent from the vocabulary
+  std::vector<std::pair<std::string, int32_t>> extra_;    // template tokens absent from the vocabulary
+  std::vector<std::pair<std::string, int32_t>> special_;  // slot-literal special tokens and their ids
 };
 
 // Options for turning per-message ids into one sample's ids and labels.

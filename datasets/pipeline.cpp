@@ -188,7 +188,7 @@ PreparedData prepare_data(const DataOptions& o) {
     counts = cache->counts();
     out.stats.cache_hit = true;
   } else {
-    auto tokenizer = Tokenizer::from_dir(tok_dir);
+    auto tokenizer = o.tokenizer ? o.tokenizer : Tokenizer::from_dir(tok_dir);
     TemplateEncoder enc(tmpl, tokenizer);
     counts = tokenize_datasets(specs, enc, o, store);
     if (o.use_cache) {

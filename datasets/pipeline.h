@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "datasets/tokenizer.h"
 #include "datasets/types.h"
 
 namespace packbench::data {
@@ -32,6 +33,7 @@ struct DataOptions {
   bool show_progress = true;      // progress bar on stderr
   int threads = 0;                // tokenizer threads (0: all OpenMP threads)
   int per_device_batch = 2;       // micro-batch size used to count the collator's pad tokens
+  std::shared_ptr<const Tokenizer> tokenizer;  // preloaded tokenizer (else loaded from tokenizer_dir)
 };
 
 // Counts over the whole prepared set unless marked "train": rows is train + eval, while tokens,

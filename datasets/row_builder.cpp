@@ -128,37 +128,32 @@ std::vector<std::vector<int32_t>> greedy_pack(const std::vector<int32_t>& length
   return rows;
 }
 
-std::vector<std::vector<int32_t>> bfd_pack(const std::vector<int32_t>& lengths, int32_t capacity) {
+BinPacking bfd_pack(const std::vector<int32_t>& lengths, int32_t capacity) {
   const int32_t n = static_cast<int32_t>(lengths.size());
   // Counting sort by length, descending, stable.
-  std::vector<int32_t> count(capacity + 2, 0);
+  std::vector<int32_t> start(capacity + 2, 0);
   for (int32_t l : lengths) {
     if (l < 0 || l > capacity) throw Error("bfd_pack: item length " + std::to_string(l) + " exceeds the capacity");
-    ++count[l];
+    ++start[l];
   }
-  std::vector<int32_t> start(capacity + 2, 0);
-  for (int32_t l = capacity - 1; l >= 0; --l) start[l] = start[l + 1] + count[l + 1];
+  int32_t acc = 0;
+  for (int32_t l = capacity; l >= 0; --l) {
+    int32_t c = start[l];
+    start[l] = acc;
+    acc += c;
+  }
   std::vector<int32_t> order(n);
   for (int32_t i = 0; i < n; ++i) order[start[lengths[i]]++] = i;
-  // Open bins bucketed by remaining capacity; a bitset finds the smallest remaining >= length.
+  // Open bins bucketed by free space (an intrusive stack per free-space value); a bitset over
+  // free-space values finds the smallest free space >= the item's length in a few word scans.
   const int32_t words = capacity / 64 + 1;
   std::vector<uint64_t> nonempty(words, 0);
-  std::vector<std::vector<int32_t>> by_cap(capacity + 1);
-  std::vector<std::vector<int32_t>> bins;
-  std::vector<int32_t> remaining;
-  auto push = [&](int32_t bin, int32_t cap) {
-    by_cap[cap].push_back(bin);
-    nonempty[cap >> 6] |= uint64_t(1) << (cap & 63);
-  };
-  auto pop = [&](int32_t cap) {
-    int32_t bin = by_cap[cap].back();
-    by_cap[cap].pop_back();
-    if (by_cap[cap].empty()) nonempty[cap >> 6] &= ~(uint64_t(1) << (cap & 63));
-    return bin;
-  };
+  std::vector<int32_t> head(capacity + 1, -1), next_bin, remaining;
+  next_bin.reserve(n / 4 + 16);
+  remaining.reserve(n / 4 + 16);
+  std::vector<int32_t> bin_of(n);
   for (int32_t item : order) {
-    int32_t len = lengths[item];
-    // smallest cap >= len with an open bin
+    const int32_t len = lengths[item];
     int32_t w = len >> 6, found = -1;
     uint64_t bits = nonempty[w] & (~uint64_t(0) << (len & 63));
     while (true) {
@@ -170,18 +165,33 @@ std::vector<std::vector<int32_t>> bfd_pack(const std::vector<int32_t>& lengths, 
       bits = nonempty[w];
     }
     int32_t bin;
-    if (found >= 0 && found <= capacity) {
-      bin = pop(found);
+    if (found >= 0) {
+      bin = head[found];
+      head[found] = next_bin[bin];
+      if (head[found] < 0) nonempty[found >> 6] &= ~(uint64_t(1) << (found & 63));
     } else {
-      bin = static_cast<int32_t>(bins.size());
-      bins.emplace_back();
+      bin = static_cast<int32_t>(remaining.size());
       remaining.push_back(capacity);
+      next_bin.push_back(-1);
     }
-    bins[bin].push_back(item);
-    remaining[bin] -= len;
-    if (remaining[bin] > 0) push(bin, remaining[bin]);
+    bin_of[item] = bin;
+    const int32_t left = (remaining[bin] -= len);
+    if (left > 0) {
+      next_bin[bin] = head[left];
+      head[left] = bin;
+      nonempty[left >> 6] |= uint64_t(1) << (left & 63);
+    }
   }
-  return bins;
+  // Flat output, each bin's items in the order they were placed.
+  BinPacking out;
+  const size_t bins = remaining.size();
+  out.offsets.assign(bins + 1, 0);
+  for (int32_t i = 0; i < n; ++i) ++out.offsets[bin_of[i] + 1];
+  for (size_t b = 0; b < bins; ++b) out.offsets[b + 1] += out.offsets[b];
+  std::vector<int64_t> fill(out.offsets.begin(), out.offsets.end() - 1);
+  out.items.resize(n);
+  for (int32_t item : order) out.items[fill[bin_of[item]]++] = item;
+  return out;
 }
 
 RowBuildResult build_rows(const TokenView& v, const RowBuildOptions& o) {
@@ -226,11 +236,14 @@ RowBuildResult build_rows(const TokenView& v, const RowBuildOptions& o) {
       items.push_back(std::move(s));
     }
     for (const auto& s : items) lens.push_back(static_cast<int32_t>(s.input_ids.size()));
-    auto bins = bfd_pack(lens, static_cast<int32_t>(o.cutoff_len));
+    BinPacking bins = bfd_pack(lens, static_cast<int32_t>(o.cutoff_len));
     res.rows.reserve(bins.size());
-    for (const auto& bin : bins) {
+    for (size_t b = 0; b < bins.size(); ++b) {
       Row r;
-      for (int32_t it : bin) append_segment(r, items[it].input_ids, items[it].labels, 0, items[it].input_ids.size());
+      for (int64_t k = bins.offsets[b]; k < bins.offsets[b + 1]; ++k) {
+        const Sample& it = items[bins.items[k]];
+        append_segment(r, it.input_ids, it.labels, 0, it.input_ids.size());
+      }
       finish_row(r, o.attention);
       res.rows.push_back(std::move(r));
     }

@@ -53,7 +53,16 @@ RowBuildResult build_rows(const TokenView& samples, const RowBuildOptions& optio
 // Each returns rows as lists of item indices in the order they were placed.
 // bfd_pack: items must be <= capacity. greedy_pack: lengths of one map batch; `dropped` gets
 // the items left out and `alone` the long items kept alone (to be truncated).
-std::vector<std::vector<int32_t>> bfd_pack(const std::vector<int32_t>& lengths, int32_t capacity);
+// Bins in a flat layout: bin b holds items[offsets[b] .. offsets[b+1]).
+struct BinPacking {
+  std::vector<int32_t> items;
+  std::vector<int64_t> offsets{0};
+  size_t size() const { return offsets.size() - 1; }
+  std::vector<int32_t> bin(size_t b) const {
+    return std::vector<int32_t>(items.begin() + offsets[b], items.begin() + offsets[b + 1]);
+  }
+};
+BinPacking bfd_pack(const std::vector<int32_t>& lengths, int32_t capacity);
 std::vector<std::vector<int32_t>> greedy_pack(const std::vector<int32_t>& lengths, int32_t capacity,
                                               std::vector<int32_t>* dropped, std::vector<int32_t>* alone);
 // Hugging Face datasets' contiguous shard bounds: [begin, end) of shard `index` of `num_shards`.

@@ -165,3 +165,32 @@ TEST(Llama3Lf07, RealTokenizerLayout) {
             "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are a helpful assistant.<|eot_id|>"
             "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
 }
+
+// Splitting slot text at its special tokens gives the same ids as tokenizing the whole slot
+// string (what LLaMA-Factory does), whatever the content starts or ends with.
+TEST(Llama3Lf07, SpecialTokenSplitEqualsWholeStringEncoding) {
+  PB_REQUIRE_LLAMA3(dir);
+  auto tok = Tokenizer::from_dir(dir);
+  TemplateEncoder enc(get_template("llama3_lf07"), tok);
+  const std::string contents[] = {"Hi", "\nleading newline", "  two spaces", "trailing\n\n", "\n\n\n", " ",
+                                  "has <|eot_id|> inside", "数据 and émoji 😀", "x"};
+  for (const auto& q : contents) {
+    Conversation c;
+    c.system = "S " + q;
+    c.messages = {{Role::kUser, q}, {Role::kAssistant, q}};
+    auto m = enc.encode_messages(c);
+    std::vector<int32_t> whole0 = {128000};
+    auto sys = tok->encode("<|start_header_id|>system<|end_header_id|>\n\nS " + q + "<|eot_id|>");
+    auto usr = tok->encode("<|start_header_id|>user<|end_header_id|>\n\n" + q +
+                           "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+    whole0.insert(whole0.end(), sys.begin(), sys.end());
+    whole0.insert(whole0.end(), usr.begin(), usr.end());
+    EXPECT_EQ(m[0], whole0) << "content: " << q;
+    auto whole1 = tok->encode(q);
+    whole1.push_back(128009);
+    EXPECT_EQ(m[1], whole1) << "content: " << q;
+    // encode_many (batched, memoized constants) agrees with encode_messages
+    auto many = enc.encode_many({c, c});
+    EXPECT_EQ(many[1], m);
+  }
+}

@@ -59,8 +59,8 @@ TEST(BfdPack, BestFitHandWorkedAndNearTheBound) {
   // capacity 10: 6,5,4,3,2 -> 6 opens A(4 left); 5 opens B(5); 4 best-fits A(0); 3 -> B(2); 2 -> B(0)
   auto bins = bfd_pack({2, 6, 4, 5, 3}, 10);
   ASSERT_EQ(bins.size(), 2u);
-  EXPECT_EQ(bins[0], (std::vector<int32_t>{1, 2}));
-  EXPECT_EQ(bins[1], (std::vector<int32_t>{3, 4, 0}));
+  EXPECT_EQ(bins.bin(0), (std::vector<int32_t>{1, 2}));
+  EXPECT_EQ(bins.bin(1), (std::vector<int32_t>{3, 4, 0}));
   std::mt19937 rng(1);
   std::lognormal_distribution<double> d(5.0, 1.2);
   std::vector<int32_t> lens(20000);
@@ -68,9 +68,9 @@ TEST(BfdPack, BestFitHandWorkedAndNearTheBound) {
   for (auto& l : lens) total += (l = std::min(4096, 1 + static_cast<int>(d(rng))));
   bins = bfd_pack(lens, 4096);
   std::vector<int> seen(lens.size(), 0);
-  for (const auto& b : bins) {
+  for (size_t b = 0; b < bins.size(); ++b) {
     int64_t s = 0;
-    for (int32_t i : b) s += lens[i], ++seen[i];
+    for (int32_t i : bins.bin(b)) s += lens[i], ++seen[i];
     EXPECT_LE(s, 4096);
   }
   for (int c : seen) ASSERT_EQ(c, 1);
