@@ -6,10 +6,10 @@
 // initial and number rules with the orthographic heuristic) and its candidate-break search over
 // period contexts. What cannot be reproduced without the trained model file is its parameter
 // set: the abbreviation list, sentence starters and orthographic statistics below are a small
-// hand-made stand-in (common English abbreviations; no per-word orthographic counts, so the
-// orthographic heuristic answers "unknown" for capitalised words and "not a sentence start" for
-// lowercase ones). Texts whose sentence boundaries hinge on rarer abbreviations can therefore
-// count differently from the reference.
+// hand-made stand-in (common English abbreviations; orthographic knowledge only for a list of
+// common lowercase words, all other words counting as never seen). Texts whose sentence
+// boundaries hinge on rarer abbreviations, or on initials followed by capitalised words outside
+// that list, can therefore count differently from the reference.
 #include "evals/ifeval_text.h"
 
 #include <clocale>
@@ -514,12 +514,38 @@ std::vector<PunktToken> punkt_tokens(std::string_view text) {
   return out;
 }
 
-// The orthographic heuristic without trained per-word statistics: True / False / unknown as
-// +1 / 0 / -1.
+// Common English words that the trained model has seen in lowercase and capitalised only at
+// sentence starts: for these, a capitalised occurrence after a period reads as a sentence start.
+const std::unordered_set<std::string>& common_lowercase_words() {
+  static const std::unordered_set<std::string> s = {
+      "a", "about", "above", "according", "actually", "additionally", "after", "again", "all", "also",
+      "although", "always", "an", "and", "another", "any", "anyone", "anything", "are", "as", "at",
+      "because", "before", "being", "below", "besides", "both", "but", "by", "can", "consider",
+      "could", "do", "does", "don't", "during", "each", "either", "even", "every", "everyone",
+      "everything", "finally", "first", "firstly", "for", "from", "furthermore", "get", "give", "go",
+      "good", "great", "had", "has", "have", "he", "her", "here", "here's", "his", "how", "however",
+      "if", "in", "instead", "is", "it", "it's", "its", "just", "keep", "last", "lastly", "let",
+      "let's", "like", "make", "many", "maybe", "meanwhile", "more", "moreover", "most", "much",
+      "my", "never", "next", "no", "nor", "not", "now", "of", "often", "on", "once", "one", "only",
+      "or", "other", "our", "overall", "perhaps", "please", "remember", "second", "secondly", "she",
+      "should", "similarly", "since", "so", "some", "sometimes", "still", "such", "take", "thank",
+      "thanks", "that", "that's", "the", "their", "then", "there", "there's", "therefore", "these",
+      "they", "they're", "third", "thirdly", "this", "those", "though", "thus", "to", "today",
+      "together", "try", "two", "under", "unlike", "until", "up", "use", "we", "we're", "what",
+      "what's", "when", "where", "whether", "which", "while", "who", "why", "with", "without",
+      "would", "yes", "yet", "you", "you're", "your"};
+  return s;
+}
+
+// The orthographic heuristic: +1 (a sentence start), 0 (not one) or -1 (unknown). Words in
+// common_lowercase_words() count as seen lowercase mid-sentence and capitalised at sentence
+// starts; any other word as never seen.
 int ortho_heuristic(const PunktToken& t) {
   static const std::string punct = ";:,.!?";
   if (t.tok.empty() || punct.find(t.tok) != std::string::npos) return 0;
-  if (t.first_lower) return 0;  // no record of the word starting a sentence in lowercase
+  bool common = common_lowercase_words().count(t.type_no_sentperiod()) > 0;
+  if (t.first_upper && common) return 1;
+  if (t.first_lower) return 0;  // either seen capitalised, or never seen starting a sentence in lowercase
   return -1;
 }
 

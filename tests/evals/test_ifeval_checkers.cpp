@@ -51,6 +51,13 @@ TEST(IfevalText, SentenceSplitterKeepsAbbreviationsAndDecimals) {
   ASSERT_EQ(s.size(), 2u);
   EXPECT_EQ(s[0], "He said \"stop.\"");
   EXPECT_EQ(s[1], "Then he left.");
+  // A single letter and period before a capitalised common word ends a sentence; before a name
+  // it reads as an initial.
+  EXPECT_EQ(count_sentences("You are located in o. Let's check the weather."), 2u);
+  EXPECT_EQ(count_sentences("The books by J. K. Rowling sold well."), 1u);
+  // An abbreviation before a capitalised common word ends a sentence; before a name it does not.
+  EXPECT_EQ(count_sentences("We bought apples, pears, etc. The rest was sold."), 2u);
+  EXPECT_EQ(count_sentences("We met Dr. Watson today."), 1u);
   // A number followed by a lowercase word is not a sentence end.
   EXPECT_EQ(count_sentences("Chapter 3. then it goes on."), 1u);
 }
