@@ -193,11 +193,13 @@ const char* signal_name(int sig) {
   }
 }
 
-// Output of one stream, kept up to a cap and drained beyond it.
+// Output of one stream, drained to the end and kept up to a cap: its head (stdout), or its tail
+// (stderr, where the error that explains a failure comes last).
 struct Capture {
   UniqueFd fd;
   std::string text;
   int64_t cap = 0;
+  bool keep_tail = false;
   bool truncated = false;
   bool eof = false;
 
@@ -206,6 +208,14 @@ struct Capture {
     for (;;) {
       ssize_t n = ::read(fd.get(), buf, sizeof buf);
       if (n > 0) {
+        if (keep_tail) {
+          text.append(buf, static_cast<size_t>(n));
+          if (static_cast<int64_t>(text.size()) > cap) {
+            truncated = true;
+            text.erase(0, text.size() - static_cast<size_t>(cap));
+          }
+          continue;
+        }
         int64_t room = cap - static_cast<int64_t>(text.size());
         if (room > 0) text.append(buf, static_cast<size_t>(std::min<int64_t>(room, n)));
         if (n > room) truncated = true;
@@ -412,6 +422,7 @@ SandboxResult run_program(const SandboxOptions& options_, const std::string& bwr
   make_pipe(out.fd, out_w);
   make_pipe(err.fd, err_w);
   out.cap = err.cap = lim.output_cap_bytes;
+  err.keep_tail = true;
   plan.out_fd = out_w.get();
   plan.err_fd = err_w.get();
 
@@ -564,7 +575,7 @@ SandboxResult run_program(const SandboxOptions& options_, const std::string& bwr
     result.verdict = Verdict::kFailed;
     std::string line = last_nonempty_line(result.stderr_text);
     if (!line.empty()) {
-      result.reason = line;
+      result.reason = line.size() > 500 ? line.substr(0, 497) + "..." : line;  // one line, not a dump
     } else if (result.exit_code > 128) {
       int sig = result.exit_code - 128;
       result.reason = "killed by signal " + std::to_string(sig) + " (" + signal_name(sig) + ")";

@@ -16,7 +16,7 @@ struct SandboxLimits {
   int max_processes = 8;                       // RLIMIT_NPROC inside the sandbox's user namespace
   int64_t file_size_bytes = int64_t(16) << 20; // RLIMIT_FSIZE: largest file a program may write
   int64_t tmp_size_bytes = int64_t(64) << 20;  // size of the private /tmp (and of /dev/shm)
-  int64_t output_cap_bytes = int64_t(64) << 10; // stdout and stderr kept, each; the rest is read and dropped
+  int64_t output_cap_bytes = int64_t(64) << 10; // kept of stdout (its head) and stderr (its tail); the rest is read and dropped
 };
 
 struct SandboxOptions {
@@ -38,8 +38,8 @@ struct SandboxResult {
   Verdict verdict = Verdict::kFailed;
   std::string reason;       // kFailed: the last line of stderr, else "exit status N" / "killed by signal N"
   int exit_code = -1;       // the program's exit status (128 + N when killed by signal N); -1 after a timeout
-  std::string stdout_text;  // at most output_cap_bytes
-  std::string stderr_text;  // at most output_cap_bytes
+  std::string stdout_text;  // the first output_cap_bytes at most
+  std::string stderr_text;  // the last output_cap_bytes at most (the error comes last)
   bool stdout_truncated = false;
   bool stderr_truncated = false;
   double wall_s = 0.0;

@@ -288,6 +288,19 @@ TEST(SandboxHostile, HugeOutputIsCappedAndDrained) {
   EXPECT_TRUE(r.stderr_truncated);
   EXPECT_EQ(static_cast<int64_t>(r.stdout_text.size()), sb.options().limits.output_cap_bytes);
   EXPECT_EQ(static_cast<int64_t>(r.stderr_text.size()), sb.options().limits.output_cap_bytes);
+  EXPECT_EQ(r.stdout_text.substr(0, 4), "xxxx");
+
+  // Noise on stderr before the error: the reason is still the error, from stderr's tail.
+  SandboxResult noisy = sb.run_python(
+      "import sys\n"
+      "for i in range(20000):\n"
+      "    print('noise line', i, file=sys.stderr)\n"
+      "assert 1 + 1 == 3, 'arithmetic'\n");
+  EXPECT_EQ(noisy.result_string(), "failed: AssertionError: arithmetic");
+  EXPECT_TRUE(noisy.stderr_truncated);
+  SandboxResult long_reason = sb.run_python("raise ValueError('v' * 100000)\n");
+  EXPECT_EQ(long_reason.reason.size(), 500u);
+  EXPECT_EQ(long_reason.reason.substr(0, 14), "ValueError: vv");
 }
 
 TEST(SandboxHostile, WritesAndDeletesOutsideFail) {
