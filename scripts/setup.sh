@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libtorch-dev            # LibTorch 1.13 (CPU, c10d Gloo): model, training, inference
+  libgloo-dev             # Gloo headers that c10d's ProcessGroupGloo.hpp includes (data parallel on CPU)
   libopenblas0-openmp     # fast BLAS for libtorch (reference BLAS is ~40x slower)
   python3-torch python3-numpy  # independent PyTorch reference for the trainer's parity tests
   nlohmann-json3-dev libfmt-dev libsimdjson-dev libpcre2-dev libcli11-dev libyaml-cpp-dev
