@@ -1,0 +1,36 @@
+// What the training loop needs from a model: forward on a collated batch, parameters, save/load.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "trainers/collate_torch.h"
+
+namespace packbench::train {
+
+class CausalLM {
+ public:
+  virtual ~CausalLM() = default;
+  // Logits [B, T, vocab] (float32 or bf16) for a collated batch.
+  virtual torch::Tensor forward(const Batch& batch) = 0;
+  // Trainable parameters in a fixed order (the same on every rank), with their names.
+  virtual std::vector<std::pair<std::string, torch::Tensor>> named_parameters() = 0;
+  virtual void train(bool on) = 0;
+  virtual void set_gradient_checkpointing(bool on) {}
+  virtual void to(torch::Device device) = 0;
+  // Writes the model so that load() (and other tools, for LLaMA) can read it back exactly.
+  virtual void save(const std::string& dir) = 0;
+  virtual void load(const std::string& dir) = 0;
+  // Training FLOPs per token for a row of `seq_len` tokens (forward + backward).
+  virtual double train_flops_per_token(int64_t seq_len) = 0;
+  virtual int64_t num_parameters() {
+    int64_t n = 0;
+    for (auto& [name, p] : named_parameters()) n += p.numel();
+    return n;
+  }
+};
+
+}  // namespace packbench::train

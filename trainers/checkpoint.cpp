@@ -1,0 +1,100 @@
+// Training checkpoints: checkpoint-N/ with model, optimizer, RNG and trainer state, renamed into place.
+#include "trainers/checkpoint.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <regex>
+
+#include "datasets/atomic_file.h"
+#include "datasets/error.h"
+
+namespace fs = std::filesystem;
+
+namespace packbench::train {
+namespace {
+
+std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string& output_dir) {
+  std::vector<std::pair<int64_t, std::string>> out;
+  std::error_code ec;
+  if (!fs::is_directory(output_dir, ec)) return out;
+  static const std::regex re("checkpoint-([0-9]+)");
+  for (const auto& e : fs::directory_iterator(output_dir, ec)) {
+    std::smatch m;
+    const std::string name = e.path().filename().string();
+    if (e.is_directory() && std::regex_match(name, m, re) && fs::exists(e.path() / "trainer_state.json"))
+      out.emplace_back(std::stoll(m[1]), e.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+std::string checkpoint_dir(const std::string& output_dir, int64_t step) {
+  return fmt::format("{}/checkpoint-{}", output_dir, step);
+}
+
+std::string latest_checkpoint(const std::string& output_dir) {
+  auto all = list_checkpoints(output_dir);
+  return all.empty() ? std::string() : all.back().second;
+}
+
+std::string save_checkpoint(const std::string& output_dir, int64_t step, CausalLM& model,
+                            torch::optim::Optimizer& optimizer, const nlohmann::json& state,
+                            int64_t save_total_limit) {
+  const std::string final_dir = checkpoint_dir(output_dir, step);
+  const std::string tmp = fmt::format("{}/.checkpoint-{}.tmp-{}", output_dir, step, ::getpid());
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp);
+  try {
+    model.save(tmp);
+    torch::save(optimizer, tmp + "/optimizer.pt");
+    torch::save(at::detail::getDefaultCPUGenerator().get_state(), tmp + "/rng_state.pt");
+    write_file_atomic(tmp + "/trainer_state.json", state.dump(2) + "\n");
+  } catch (const c10::Error& e) {
+    fs::remove_all(tmp, ec);
+    throw Error(fmt::format("{}: cannot write the checkpoint: {}", final_dir, e.what_without_backtrace()));
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  if (fs::exists(final_dir)) fs::remove_all(final_dir);
+  fs::rename(tmp, final_dir);
+  if (save_total_limit > 0) {
+    auto all = list_checkpoints(output_dir);
+    for (size_t i = 0; i + save_total_limit < all.size(); ++i) fs::remove_all(all[i].second, ec);
+  }
+  return final_dir;
+}
+
+nlohmann::json load_checkpoint(const std::string& dir, CausalLM& model, torch::optim::Optimizer& optimizer) {
+  nlohmann::json state;
+  const std::string state_path = dir + "/trainer_state.json";
+  try {
+    state = nlohmann::json::parse(read_file(state_path));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{}: not valid JSON: {}", state_path, e.what()));
+  }
+  model.load(dir);
+  try {
+    torch::load(optimizer, dir + "/optimizer.pt");
+  } catch (const c10::Error& e) {
+    throw Error(fmt::format("{}/optimizer.pt: cannot load the optimizer state: {}", dir, e.what_without_backtrace()));
+  }
+  try {
+    torch::Tensor rng;
+    torch::load(rng, dir + "/rng_state.pt");
+    at::Generator gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(rng);
+  } catch (const c10::Error& e) {
+    throw Error(fmt::format("{}/rng_state.pt: cannot load the RNG state: {}", dir, e.what_without_backtrace()));
+  }
+  return state;
+}
+
+}  // namespace packbench::train
