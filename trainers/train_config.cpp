@@ -120,6 +120,7 @@ const std::map<std::string, Setter>& setters() {
     choice("row_method", &TrainConfig::row_method, {"padding", "random", "greedy", "bfd"});
     choice("attention", &TrainConfig::attention, {"cross", "block"});
     str("cache_dir", &TrainConfig::cache_dir);
+    str("rows_file", &TrainConfig::rows_file);
     dbl("learning_rate", &TrainConfig::learning_rate, 0.0, 10.0);
     dbl("num_train_epochs", &TrainConfig::num_train_epochs, 0.0, 1e6);
     i64("max_steps", &TrainConfig::max_steps, -1, kMax);
@@ -268,7 +269,7 @@ nlohmann::json TrainConfig::to_json() const {
       {"max_samples", max_samples}, {"preprocessing_num_workers", preprocessing_num_workers},
       {"preprocessing_batch_size", preprocessing_batch_size}, {"on_bad_record", on_bad_record},
       {"train_on_prompt", train_on_prompt}, {"mask_history", mask_history},
-      {"row_method", row_method}, {"attention", attention}, {"cache_dir", cache_dir},
+      {"row_method", row_method}, {"attention", attention}, {"cache_dir", cache_dir}, {"rows_file", rows_file},
       {"learning_rate", learning_rate}, {"num_train_epochs", num_train_epochs},
       {"max_steps", max_steps}, {"per_device_train_batch_size", per_device_train_batch_size},
       {"per_device_eval_batch_size", per_device_eval_batch_size},

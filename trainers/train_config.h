@@ -26,6 +26,7 @@ struct TrainConfig {
   std::string row_method = "padding";  // padding | random | greedy | bfd
   std::string attention = "cross";     // cross | block
   std::string cache_dir;
+  std::string rows_file;  // packbench: pre-built rows (JSONL) instead of dataset (tests, benchmarks)
   // Optimisation.
   double learning_rate = 5e-5;
   double num_train_epochs = 3.0;

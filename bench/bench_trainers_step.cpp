@@ -1,0 +1,134 @@
+// Training step time, tokens/s and MFU of packbench's trainer on mini LLaMA sizes, side by side
+// with the same model, batch and step in PyTorch Python (bench/train_peer/train_peer.py).
+//   build/bench/bench_trainers_step [--benchmark_filter=mini_s]   (PB_BENCH_THREADS=N, default cores)
+#include <benchmark/benchmark.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <thread>
+
+#include "datasets/atomic_file.h"
+#include "trainers/mfu.h"
+#include "trainers/train_model.h"
+#include "trainers/trainer.h"
+
+namespace fs = std::filesystem;
+using namespace packbench;
+using namespace packbench::train;
+
+namespace {
+
+struct Size {
+  const char* name;
+  int64_t vocab, hidden, layers, heads, kv_heads, ffn, batch, seq;
+};
+
+const Size kSizes[] = {
+    {"mini_s", 4096, 256, 4, 4, 2, 688, 4, 256},
+    {"mini_m", 8192, 512, 4, 8, 4, 1376, 2, 512},
+};
+
+int threads() {
+  if (const char* t = std::getenv("PB_BENCH_THREADS")) return std::atoi(t);
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+std::string run_capture(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+  ::pclose(p);
+  return out;
+}
+
+void BM_TrainStep(benchmark::State& state) {
+  const Size& s = kSizes[state.range(0)];
+  const int nthreads = threads();
+  at::set_num_threads(nthreads);
+  const int steps = 5, warm = 2;
+  // A random-weight model of this size.
+  const std::string dir = (fs::temp_directory_path() / fmt::format("pb-bench-{}-{}", s.name, ::getpid())).string();
+  fs::create_directories(dir);
+  nlohmann::json cfgj = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"vocab_size", s.vocab},
+                         {"hidden_size", s.hidden}, {"intermediate_size", s.ffn}, {"num_hidden_layers", s.layers},
+                         {"num_attention_heads", s.heads}, {"num_key_value_heads", s.kv_heads},
+                         {"max_position_embeddings", 4096}, {"rms_norm_eps", 1e-5}, {"rope_theta", 500000.0},
+                         {"tie_word_embeddings", false}, {"torch_dtype", "float32"}};
+  write_file_atomic(dir + "/config.json", cfgj.dump());
+  TrainConfig cfg;
+  cfg.model_name_or_path = dir;
+  cfg.model_init = "random";
+  cfg.output_dir = dir + "/out";
+  cfg.per_device_train_batch_size = static_cast<int>(s.batch);
+  cfg.max_steps = steps + warm;
+  cfg.learning_rate = 1e-4;
+  cfg.lr_scheduler_type = "constant";
+  cfg.logging_steps = 0;
+  cfg.save_steps = 0;
+  cfg.num_threads = nthreads;
+  TrainData data;
+  std::mt19937 g(1);
+  for (int64_t r = 0; r < s.batch; ++r) {  // one batch, reused every step
+    data::Row row;
+    for (int64_t t = 0; t < s.seq; ++t) {
+      row.input_ids.push_back(static_cast<int32_t>(4 + g() % (s.vocab - 4)));
+      row.labels.push_back(t < 8 ? data::kIgnoreIndex : row.input_ids.back());
+      row.position_ids.push_back(static_cast<int32_t>(t));
+    }
+    row.segment_offsets = {0, static_cast<int32_t>(s.seq)};
+    data.train_rows.push_back(row);
+  }
+  auto model = make_train_model(cfg, torch::kCPU);
+  Distributed dist(DistEnv{}, torch::kCPU, std::chrono::milliseconds(10000));
+  const GemmCeiling ceiling = gemm_ceiling(torch::kCPU, false);
+  std::vector<double> step_seconds;
+  for (auto _ : state) {
+    auto last = std::chrono::steady_clock::now();
+    TrainHooks hooks;
+    hooks.measure_gemm_ceiling = false;
+    hooks.write_outputs = false;
+    hooks.after_step = [&](int64_t step) {
+      const auto now = std::chrono::steady_clock::now();
+      if (step > warm) step_seconds.push_back(std::chrono::duration<double>(now - last).count());
+      last = now;
+    };
+    run_training(cfg, *model, data, dist, hooks);
+  }
+  std::sort(step_seconds.begin(), step_seconds.end());
+  const double med = step_seconds[step_seconds.size() / 2];
+  const double tokens = double(s.batch * s.seq);
+  const double flops = model->train_flops_per_token(s.seq) * tokens;
+  state.counters["step_ms"] = med * 1e3;
+  state.counters["tokens_per_s"] = tokens / med;
+  state.counters["mfu"] = flops / med / ceiling.flops_per_second;
+  state.counters["gemm_gflops"] = ceiling.flops_per_second / 1e9;
+  state.counters["threads"] = nthreads;
+  // The peer: same shape, batch and step in PyTorch Python, same threads, in this run.
+  const std::string cmd = fmt::format(
+      "/usr/bin/python3 {}/bench/train_peer/train_peer.py --vocab {} --hidden {} --layers {} --heads {} "
+      "--kv-heads {} --ffn {} --batch {} --seq {} --steps {} --threads {} 2>/dev/null",
+      PB_SOURCE_DIR, s.vocab, s.hidden, s.layers, s.heads, s.kv_heads, s.ffn, s.batch, s.seq, steps, nthreads);
+  try {
+    const auto j = nlohmann::json::parse(run_capture(cmd));
+    const double peer = j.at("step_seconds").get<double>();
+    state.counters["peer_step_ms"] = peer * 1e3;
+    state.counters["peer_tokens_per_s"] = tokens / peer;
+    state.counters["speedup_vs_peer"] = peer / med;
+  } catch (const std::exception&) {
+    state.SetLabel("peer failed (needs /usr/bin/python3 with torch)");
+  }
+  fs::remove_all(dir);
+}
+
+}  // namespace
+
+BENCHMARK(BM_TrainStep)->DenseRange(0, 1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_MAIN();
