@@ -273,8 +273,7 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
 
   std::unique_ptr<Progress> progress;
   if (main_rank) {
-    progress = std::make_unique<Progress>("train", total_steps, "step");
-    progress->set(global_step);
+    progress = std::make_unique<Progress>("train", total_steps - global_step, "step");
   }
 
   const int64_t bucket_bytes = cfg.ddp_bucket_size_mb * 1024 * 1024;
@@ -360,8 +359,8 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
     out.grad_norms.push_back(grad_norm);
     epoch_f = double(global_step) / double(steps_per_epoch);
     if (progress) {
-      progress->set(global_step);
       progress->set_postfix(fmt::format("loss={:.4f}", step_loss));
+      progress->set(global_step - start_step);
     }
 
     const double next_lr =

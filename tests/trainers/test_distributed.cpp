@@ -41,7 +41,7 @@ TrainConfig base_config(const std::string& out, int per_device) {
 
 TrainData base_data() {
   TrainData d;
-  d.train_rows = testutil::make_rows(13, 3, 5);
+  d.train_rows = testutil::make_rows(16, 3, 5);  // divisible by the global batch: no repeated rows
   d.eval_rows = testutil::make_rows(5, 3, 6);
   return d;
 }

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "datasets/error.h"
 #include "trainers/collate_torch.h"
 #include "trainers/loss.h"
 
@@ -26,7 +27,7 @@ TEST(Loss, GlobalNormalisationWeighsTokensAndPerMicroWeighsBatches) {
   // Two ranks: per-micro-batch divides by world size too (DDP averages gradients).
   EXPECT_DOUBLE_EQ(micro_loss_scale(m, 3, 8, 2, 2), 1.0 / 12.0);
   EXPECT_DOUBLE_EQ(micro_loss_scale(g, 0, 8, 2, 2), 0.0);
-  EXPECT_THROW(parse_loss_normalization("mean"), Error);
+  EXPECT_THROW(parse_loss_normalization("mean"), packbench::Error);
 }
 
 TEST(Collate, ShiftsTargetsPadsToEightAndHidesTheNextSampleInBlockLayout) {

@@ -12,7 +12,7 @@ using namespace packbench::train;
 namespace {
 
 std::string write_yaml(const std::string& text) {
-  const std::string path = testing::temp_dir("train-config") + "/cfg.yaml";
+  const std::string path = packbench::testing::temp_dir("train-config") + "/cfg.yaml";
   write_file_atomic(path, text);
   return path;
 }

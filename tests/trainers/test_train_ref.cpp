@@ -14,8 +14,8 @@ using namespace packbench::train;
 
 namespace {
 
-data::Row make_row(const nlohmann::json& j, bool block) {
-  data::Row r;
+pb::data::Row make_row(const nlohmann::json& j, bool block) {
+  pb::data::Row r;
   r.input_ids = j.at("input_ids").get<std::vector<int32_t>>();
   r.labels = j.at("labels").get<std::vector<int32_t>>();
   r.segment_offsets = j.at("segment_offsets").get<std::vector<int32_t>>();
