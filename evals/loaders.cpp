@@ -242,6 +242,7 @@ std::string default_data_path(const std::string& benchmark) {
 #else
   std::string root = shared_benchmarks_dir();
 #endif
+  if (root.empty()) root = shared_benchmarks_dir(fs::current_path().string());  // run from a checkout
   if (root.empty())
     throw Error(fmt::format("no data path for {} given and the shared benchmark folder was not found "
                             "(set PACKBENCH_SHARED or pass --data)", benchmark));

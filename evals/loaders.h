@@ -65,7 +65,8 @@ struct BbhTask {
 std::vector<BbhTask> load_bbh(const std::string& path, const std::vector<std::string>& only = {});
 
 // The default data location of a benchmark ("mmlu", "gsm8k", "math", "bbh"): under the
-// shared benchmark folder ($PACKBENCH_SHARED or ../shared/benchmarks next to the sources).
+// shared benchmark folder ($PACKBENCH_SHARED, else ../shared/benchmarks next to the sources
+// packbench was built from, else next to the current folder).
 // Throws Error when it cannot be found.
 std::string default_data_path(const std::string& benchmark);
 

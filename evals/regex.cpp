@@ -28,6 +28,10 @@ Regex::Regex(const std::string& pattern) : impl_(std::make_unique<Impl>()), patt
     throw Error(fmt::format("bad regular expression '{}' at offset {}: {}", pattern, off,
                             reinterpret_cast<const char*>(msg)));
   }
+  // JIT: the interpreter rescans the subject on every call in PCRE2_MATCH_INVALID_UTF mode,
+  // which makes findall quadratic on long responses; JIT-compiled code does not. If JIT is
+  // unavailable the interpreter still gives the same answers.
+  pcre2_jit_compile(impl_->code, PCRE2_JIT_COMPLETE);
   uint32_t n = 0;
   pcre2_pattern_info(impl_->code, PCRE2_INFO_CAPTURECOUNT, &n);
   groups_ = static_cast<int>(n);

@@ -145,7 +145,7 @@ std::string samples_path(const std::string& out_dir) { return (fs::path(out_dir)
 
 void write_results(const std::string& out_dir, const TaskScore& score) {
   if (out_dir.empty()) return;
-  write_file_atomic((fs::path(out_dir) / "results.json").string(), results_json({score}).dump(2) + "\n");
+  write_file_atomic((fs::path(out_dir) / "results.json").string(), results_json({score}).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 nlohmann::json base_record(const TaskDoc& d) {

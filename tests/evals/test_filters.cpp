@@ -91,3 +91,18 @@ TEST(TemplateRendering, FieldsAndBraces) {
   EXPECT_EQ(render_template("{{lit}} {a}", {{"a", "v"}}), "{lit} v");
   EXPECT_THROW(render_template("{missing}", {}), packbench::Error);
 }
+
+TEST(Filters, EmptyAndHugeResponses) {
+  const auto& strict = gsm8k_filter("strict-match");
+  const auto& flex = gsm8k_filter("flexible-extract");
+  EXPECT_EQ(apply_filter(strict, ""), "[invalid]");
+  EXPECT_EQ(apply_filter(flex, ""), "[invalid]");
+  std::string huge(4 << 20, 'x');
+  huge += " #### 42";
+  EXPECT_EQ(apply_filter(strict, huge), "42");
+  EXPECT_EQ(apply_filter(flex, huge), "42");
+  std::string many;
+  for (int i = 0; i < 200000; ++i) many += "1 ";
+  EXPECT_EQ(apply_filter(flex, many + "7"), "7");
+  EXPECT_EQ(apply_filter(bbh_filter(), std::string(1 << 20, 'a') + " the answer is (C)."), "(C)");
+}
