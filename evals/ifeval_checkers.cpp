@@ -15,6 +15,7 @@
 #include "datasets/error.h"
 #include "evals/ifeval_lang.h"
 #include "evals/ifeval_text.h"
+#include "evals/ifeval_tokenize.h"
 
 namespace packbench::evals::ifeval {
 

@@ -1,4 +1,4 @@
-// ifeval text utilities: Python-compatible regex and string operations, word and sentence counting.
+// ifeval text utilities: Python-compatible regex and string operations.
 #pragma once
 
 #include <cstddef>
@@ -64,15 +64,5 @@ bool py_islower(std::string_view s);
 std::string replace_all(std::string_view s, std::string_view from, std::string_view to);
 bool starts_with(std::string_view s, std::string_view prefix);
 bool ends_with(std::string_view s, std::string_view suffix);
-
-// Number of \w+ runs (the reference counts words with a \w+ regex tokenizer).
-size_t count_words(std::string_view text);
-// Number of sentences by a Punkt-style splitter (the reference uses NLTK's pre-trained English
-// Punkt model; see ifeval_text.cpp for what is reproduced and what is approximated).
-size_t count_sentences(std::string_view text);
-// The sentences themselves, as Punkt would cut them (for tests and diagnostics).
-std::vector<std::string> split_sentences_punkt(std::string_view text);
-// Treebank-style word tokens (NLTK's word_tokenize rules applied to the whole text).
-std::vector<std::string> word_tokenize(std::string_view text);
 
 }  // namespace packbench::evals::ifeval

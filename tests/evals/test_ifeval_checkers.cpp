@@ -6,6 +6,7 @@
 #include "evals/ifeval_lang.h"
 #include "evals/ifeval_scoring.h"
 #include "evals/ifeval_text.h"
+#include "evals/ifeval_tokenize.h"
 
 using namespace packbench::evals::ifeval;
 using nlohmann::json;

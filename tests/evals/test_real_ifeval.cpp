@@ -11,6 +11,7 @@
 #include "evals/ifeval_data.h"
 #include "evals/ifeval_score.h"
 #include "evals/ifeval_text.h"
+#include "evals/ifeval_tokenize.h"
 
 using namespace packbench::evals;
 using nlohmann::json;
