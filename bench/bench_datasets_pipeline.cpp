@@ -105,12 +105,42 @@ void BM_TokenizerOnly(benchmark::State& state) {
   state.counters["texts"] = static_cast<double>(in.texts.size());
 }
 
+// One id per byte, LLaMA-3's special tokens by name: isolates everything but BPE.
+class ByteTokenizer : public Tokenizer {
+ public:
+  std::vector<int32_t> encode(std::string_view text, bool = false) const override {
+    std::vector<int32_t> ids(text.size());
+    for (size_t i = 0; i < text.size(); ++i) ids[i] = static_cast<unsigned char>(text[i]);
+    return ids;
+  }
+  std::vector<std::vector<int32_t>> encode_batch(const std::vector<std::string>& texts, bool = false,
+                                                 int = 0) const override {
+    std::vector<std::vector<int32_t>> out;
+    out.reserve(texts.size());
+    for (const auto& t : texts) out.push_back(encode(t));
+    return out;
+  }
+  std::string decode(const std::vector<int32_t>&, bool = false) const override { return {}; }
+  int32_t vocab_size() const override { return 128256; }
+  std::optional<int32_t> token_to_id(std::string_view t) const override {
+    if (t == "<|begin_of_text|>") return 128000;
+    if (t == "<|start_header_id|>") return 128006;
+    if (t == "<|end_header_id|>") return 128007;
+    if (t == "<|eot_id|>") return 128009;
+    return std::nullopt;
+  }
+  std::string id_to_token(int32_t) const override { return {}; }
+  std::optional<int32_t> bos_id() const override { return 128000; }
+  std::optional<int32_t> eos_id() const override { return 128009; }
+  std::optional<int32_t> pad_id() const override { return std::nullopt; }
+};
+
 void BM_PipelineJsonToRows(benchmark::State& state) {
   const Input& in = input();
   DataOptions o;
   o.dataset = "bench";
   o.dataset_dir = in.dir;
-  o.tokenizer = tokenizer();
+  o.tokenizer = state.range(1) == 2 ? std::make_shared<ByteTokenizer>() : tokenizer();
   o.method = state.range(1) == 0 ? "padding" : "greedy";
   o.use_cache = false;
   o.show_progress = false;
@@ -128,8 +158,9 @@ void BM_PipelineJsonToRows(benchmark::State& state) {
 
 }  // namespace
 
-// Arg 0: threads (1, or 0 = all); the pipeline's second arg: 0 padding, 1 greedy.
+// Arg 0: threads (1, or 0 = all); the pipeline's second arg: 0 padding, 1 greedy, 2 greedy with a
+// byte-per-token stand-in tokenizer (the pipeline's own cost without BPE).
 // Real time: the tokenizer runs on several threads in the all-threads rows.
 BENCHMARK(BM_TokenizerOnly)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
-BENCHMARK(BM_PipelineJsonToRows)->Args({1, 1})->Args({0, 1})->Args({0, 0})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK(BM_PipelineJsonToRows)->Args({1, 1})->Args({0, 1})->Args({0, 0})->Args({1, 2})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 BENCHMARK_MAIN();

@@ -372,9 +372,9 @@ std::pair<int64_t, int64_t> infer_seqlen(int64_t source_len, int64_t target_len,
   return {new_source, new_target};
 }
 
-Sample build_sample(const std::vector<MessageSpan>& messages, int64_t cutoff_len, TruncationRule rule,
-                    const LabelOptions& options) {
-  Sample s;
+bool append_sample(const std::vector<MessageSpan>& messages, int64_t cutoff_len, TruncationRule rule,
+                   const LabelOptions& options, std::vector<int32_t>& input_ids, std::vector<int32_t>& labels) {
+  bool truncated = false;
   size_t pairs = messages.size() / 2;
   int64_t total = 0;
   for (size_t p = 0; p < pairs; ++p) {
@@ -383,7 +383,7 @@ Sample build_sample(const std::vector<MessageSpan>& messages, int64_t cutoff_len
     int64_t src_len = src.size, tgt_len = tgt.size;
     if (cutoff_len > 0) {
       if (total >= cutoff_len) {  // later turns are dropped whole
-        s.truncated = true;
+        truncated = true;
         break;
       }
       int64_t left = cutoff_len - total;
@@ -396,17 +396,24 @@ Sample build_sample(const std::vector<MessageSpan>& messages, int64_t cutoff_len
         src_len = ns;
         tgt_len = nt;
       }
-      if (src_len < src.size || tgt_len < tgt.size) s.truncated = true;
+      if (src_len < src.size || tgt_len < tgt.size) truncated = true;
     }
     total += src_len + tgt_len;
     bool train_target = !options.mask_history || p + 1 == pairs;
-    s.input_ids.insert(s.input_ids.end(), src.ids, src.ids + src_len);
-    if (options.train_on_prompt) s.labels.insert(s.labels.end(), src.ids, src.ids + src_len);
-    else s.labels.insert(s.labels.end(), static_cast<size_t>(src_len), kIgnoreIndex);
-    s.input_ids.insert(s.input_ids.end(), tgt.ids, tgt.ids + tgt_len);
-    if (train_target) s.labels.insert(s.labels.end(), tgt.ids, tgt.ids + tgt_len);
-    else s.labels.insert(s.labels.end(), static_cast<size_t>(tgt_len), kIgnoreIndex);
+    input_ids.insert(input_ids.end(), src.ids, src.ids + src_len);
+    if (options.train_on_prompt) labels.insert(labels.end(), src.ids, src.ids + src_len);
+    else labels.insert(labels.end(), static_cast<size_t>(src_len), kIgnoreIndex);
+    input_ids.insert(input_ids.end(), tgt.ids, tgt.ids + tgt_len);
+    if (train_target) labels.insert(labels.end(), tgt.ids, tgt.ids + tgt_len);
+    else labels.insert(labels.end(), static_cast<size_t>(tgt_len), kIgnoreIndex);
   }
+  return truncated;
+}
+
+Sample build_sample(const std::vector<MessageSpan>& messages, int64_t cutoff_len, TruncationRule rule,
+                    const LabelOptions& options) {
+  Sample s;
+  s.truncated = append_sample(messages, cutoff_len, rule, options, s.input_ids, s.labels);
   return s;
 }
 

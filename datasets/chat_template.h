@@ -107,5 +107,8 @@ struct MessageSpan {
 };
 Sample build_sample(const std::vector<MessageSpan>& messages, int64_t cutoff_len, TruncationRule rule,
                     const LabelOptions& options);
+// The same, appending to existing arrays (no intermediate Sample); returns whether it truncated.
+bool append_sample(const std::vector<MessageSpan>& messages, int64_t cutoff_len, TruncationRule rule,
+                   const LabelOptions& options, std::vector<int32_t>& input_ids, std::vector<int32_t>& labels);
 
 }  // namespace packbench::data

@@ -115,6 +115,7 @@ CacheCounts tokenize_datasets(const std::vector<DatasetSpec>& specs, const Templ
   std::unique_ptr<Progress> bar;
   if (o.show_progress) bar = std::make_unique<Progress>("tokenize", total_bytes, "B");
   CacheCounts counts;
+  store.tokens.reserve(static_cast<size_t>(total_bytes / 3));  // ~3-4 bytes per token in English text
   int64_t bytes_before = 0, bytes_read = 0;
   std::vector<Conversation> chunk;
   auto flush = [&] {

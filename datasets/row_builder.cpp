@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <unordered_map>
 
 #include "datasets/error.h"
 
@@ -58,13 +59,6 @@ void append_segment(Row& r, const std::vector<int32_t>& ids, const std::vector<i
   r.input_ids.insert(r.input_ids.end(), ids.begin() + b, ids.begin() + e);
   r.labels.insert(r.labels.end(), labels.begin() + b, labels.begin() + e);
   r.segment_offsets.push_back(static_cast<int32_t>(r.input_ids.size()));
-}
-
-Row single(const Sample& s, AttentionLayout layout) {
-  Row r;
-  append_segment(r, s.input_ids, s.labels, 0, s.input_ids.size());
-  finish_row(r, layout);
-  return r;
 }
 
 // "Next unused position >= p" with path halving (union-find over positions).
@@ -201,51 +195,78 @@ RowBuildResult build_rows(const TokenView& v, const RowBuildOptions& o) {
   RowBuildResult res;
   const int64_t n = v.num_samples;
   auto sample = [&](int64_t i, int64_t cutoff) { return build_sample(v.messages(i), cutoff, o.truncation, o.labels); };
+  // Appends sample i to a row as one segment; returns whether it was truncated.
+  auto append = [&](int64_t i, int64_t cutoff, Row& r) {
+    bool t = append_sample(v.messages(i), cutoff, o.truncation, o.labels, r.input_ids, r.labels);
+    if (r.segment_offsets.empty()) r.segment_offsets.push_back(0);
+    r.segment_offsets.push_back(static_cast<int32_t>(r.input_ids.size()));
+    return t;
+  };
 
   if (o.method == PackingMethod::kPadding) {
-    res.rows.reserve(n);
+    res.rows.resize(n);
     for (int64_t i = 0; i < n; ++i) {
-      Sample s = sample(i, o.cutoff_len);
-      res.truncated_samples += s.truncated;
-      res.rows.push_back(single(s, o.attention));
+      Row& r = res.rows[i];
+      r.input_ids.reserve(std::min<int64_t>(v.length(i), o.cutoff_len));
+      r.labels.reserve(r.input_ids.capacity());
+      res.truncated_samples += append(i, o.cutoff_len, r);
+      r.segment_offsets = {0, static_cast<int32_t>(r.input_ids.size())};
+      finish_row(r, o.attention);
     }
     return res;
   }
 
   if (o.method == PackingMethod::kBfd) {
-    std::vector<Sample> items;
-    std::vector<int32_t> lens;
+    // Items: whole samples (kWhole), truncated long samples (kTruncated), or cutoff-sized chunks
+    // of long samples (kChunk, with bfd_split_long). Only long samples are materialized.
+    enum Kind : int8_t { kWhole, kTruncated, kChunk };
+    struct Item {
+      int64_t sample;
+      int32_t len;
+      Kind kind;
+      int32_t chunk;
+    };
+    std::vector<Item> items;
     items.reserve(n);
+    std::unordered_map<int64_t, Sample> long_samples;
     for (int64_t i = 0; i < n; ++i) {
-      Sample s = sample(i, 0);
-      if (static_cast<int64_t>(s.input_ids.size()) > o.cutoff_len) {
-        if (o.bfd_split_long) {
-          ++res.split_samples;
-          for (size_t b = 0; b < s.input_ids.size(); b += o.cutoff_len) {
-            size_t e = std::min(s.input_ids.size(), b + static_cast<size_t>(o.cutoff_len));
-            Sample part;
-            part.input_ids.assign(s.input_ids.begin() + b, s.input_ids.begin() + e);
-            part.labels.assign(s.labels.begin() + b, s.labels.begin() + e);
-            items.push_back(std::move(part));
-          }
-          continue;
-        }
-        s = sample(i, o.cutoff_len);
+      int64_t len = v.length(i);
+      if (len <= o.cutoff_len) {
+        items.push_back({i, static_cast<int32_t>(len), kWhole, 0});
+      } else if (o.bfd_split_long) {
+        ++res.split_samples;
+        Sample s = sample(i, 0);
+        for (int64_t b = 0, k = 0; b < len; b += o.cutoff_len, ++k)
+          items.push_back({i, static_cast<int32_t>(std::min<int64_t>(o.cutoff_len, len - b)), kChunk, static_cast<int32_t>(k)});
+        long_samples.emplace(i, std::move(s));
+      } else {
+        Sample s = sample(i, o.cutoff_len);
         ++res.truncated_samples;
+        items.push_back({i, static_cast<int32_t>(s.input_ids.size()), kTruncated, 0});
+        long_samples.emplace(i, std::move(s));
       }
-      items.push_back(std::move(s));
     }
-    for (const auto& s : items) lens.push_back(static_cast<int32_t>(s.input_ids.size()));
+    std::vector<int32_t> lens(items.size());
+    for (size_t k = 0; k < items.size(); ++k) lens[k] = items[k].len;
     BinPacking bins = bfd_pack(lens, static_cast<int32_t>(o.cutoff_len));
-    res.rows.reserve(bins.size());
+    res.rows.resize(bins.size());
     for (size_t b = 0; b < bins.size(); ++b) {
-      Row r;
+      Row& r = res.rows[b];
+      int64_t total = 0;
+      for (int64_t k = bins.offsets[b]; k < bins.offsets[b + 1]; ++k) total += lens[bins.items[k]];
+      r.input_ids.reserve(total);
+      r.labels.reserve(total);
       for (int64_t k = bins.offsets[b]; k < bins.offsets[b + 1]; ++k) {
-        const Sample& it = items[bins.items[k]];
-        append_segment(r, it.input_ids, it.labels, 0, it.input_ids.size());
+        const Item& it = items[bins.items[k]];
+        if (it.kind == kWhole) {
+          append(it.sample, 0, r);
+        } else {
+          const Sample& s = long_samples.at(it.sample);
+          size_t lo = it.kind == kChunk ? static_cast<size_t>(it.chunk) * o.cutoff_len : 0;
+          append_segment(r, s.input_ids, s.labels, lo, lo + it.len);
+        }
       }
       finish_row(r, o.attention);
-      res.rows.push_back(std::move(r));
     }
     return res;
   }
@@ -257,9 +278,9 @@ RowBuildResult build_rows(const TokenView& v, const RowBuildOptions& o) {
     for (int64_t b0 = sb; b0 < se; b0 += o.preprocessing_batch) {
       int64_t b1 = std::min(se, b0 + o.preprocessing_batch);
       std::vector<Sample> batch;
-      batch.reserve(b1 - b0);
-      for (int64_t i = b0; i < b1; ++i) batch.push_back(sample(i, 0));
       if (o.method == PackingMethod::kRandom) {
+        batch.reserve(b1 - b0);
+        for (int64_t i = b0; i < b1; ++i) batch.push_back(sample(i, 0));
         std::vector<int32_t> ids, labels;
         std::vector<size_t> starts;  // sample start offsets in the concatenation
         for (const auto& s : batch) {
@@ -296,7 +317,7 @@ RowBuildResult build_rows(const TokenView& v, const RowBuildOptions& o) {
         }
       } else {
         std::vector<int32_t> lens;
-        for (const auto& s : batch) lens.push_back(static_cast<int32_t>(s.input_ids.size()));
+        for (int64_t i = b0; i < b1; ++i) lens.push_back(static_cast<int32_t>(v.length(i)));
         std::vector<int32_t> dropped, alone;
         auto rows = greedy_pack(lens, static_cast<int32_t>(o.cutoff_len), &dropped, &alone);
         res.dropped_samples += static_cast<int64_t>(dropped.size());
@@ -304,11 +325,14 @@ RowBuildResult build_rows(const TokenView& v, const RowBuildOptions& o) {
           Row r;
           if (row.size() == 1 && lens[row[0]] > o.cutoff_len) {
             // kept alone: re-encoded with the cutoff (encode_multiturn(cutoff_len, reserved_label_len))
-            Sample s = sample(b0 + row[0], o.cutoff_len);
+            append(b0 + row[0], o.cutoff_len, r);
             ++res.truncated_samples;
-            append_segment(r, s.input_ids, s.labels, 0, s.input_ids.size());
           } else {
-            for (int32_t it : row) append_segment(r, batch[it].input_ids, batch[it].labels, 0, batch[it].input_ids.size());
+            int64_t total = 0;
+            for (int32_t it : row) total += lens[it];
+            r.input_ids.reserve(total);
+            r.labels.reserve(total);
+            for (int32_t it : row) append(b0 + it, 0, r);
           }
           finish_row(r, o.attention);
           res.rows.push_back(std::move(r));
