@@ -1,7 +1,9 @@
 // Real benchmark files scored from responses: gold MATH solutions, BBH targets and MMLU letters score 100%.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
+#include <regex>
 
 #include "evals/loaders.h"
 #include "evals/task_bbh.h"
@@ -85,4 +87,34 @@ TEST(RealMmluScore, GoldLettersScoreOneHundredPercentAndPromptsBuild) {
   auto s = score_mmlu(req);
   EXPECT_DOUBLE_EQ(s.metrics["acc,none"].get<double>(), 1.0);
   EXPECT_EQ(s.subtasks.size(), 57u);
+}
+
+TEST(RealMathScore, GoldFractionsRewrittenAsSlashDfracAndDecimalAreAccepted) {
+  PB_REQUIRE_SHARED(shared);
+  auto task = prepare_math(shared + "/math", false);
+  const std::string dir = packbench::testing::temp_dir("real-math-frac");
+  int n = 0;
+  {
+    std::ofstream f(dir + "/r.jsonl");
+    std::smatch m;
+    const std::regex frac("^(-?)\\\\frac\\{(\\d+)\\}\\{(\\d+)\\}$");
+    for (const auto& d : task.docs) {
+      if (!std::regex_match(d.target, m, frac)) continue;
+      const std::string sign = m[1], a = m[2], b = m[3];
+      const double value = (sign.empty() ? 1 : -1) * std::stod(a) / std::stod(b);
+      char decimal[64];
+      std::snprintf(decimal, sizeof decimal, "%.12g", value);
+      const std::string forms[] = {sign + a + "/" + b, sign + "\\dfrac{" + a + "}{" + b + "}", decimal};
+      f << nlohmann::json({{"doc_id", d.doc_id},
+                           {"response", "Final Answer: The final answer is $" + forms[n % 3] + "$. I hope it is correct."}})
+               .dump()
+        << "\n";
+      ++n;
+    }
+  }
+  ASSERT_GT(n, 300);  // the test set has several hundred plain fraction answers
+  ScoreRequest req;
+  req.responses_path = dir + "/r.jsonl";
+  req.data_path = shared + "/math";
+  EXPECT_DOUBLE_EQ(score_math(req).metrics["exact_match,none"].get<double>(), 1.0) << n << " fractions";
 }
