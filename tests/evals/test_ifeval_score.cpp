@@ -115,6 +115,20 @@ TEST(IfevalScore, BadInputNamesFileLineAndField) {
   e = error_of(resp(""));
   EXPECT_NE(e.find("no responses"), std::string::npos) << e;
 
+  // lm-evaluation-harness samples: the doc is checked like an input_data record.
+  std::string doc = R"({"key": 1, "prompt": "p", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]})";
+  e = error_of(resp("{\"doc\": " + doc + "}\n"));
+  EXPECT_NE(e.find("resps is missing or empty"), std::string::npos) << e;
+  e = error_of(resp("{\"doc\": " + doc + ", \"resps\": [[5]]}\n"));
+  EXPECT_NE(e.find("resps must hold strings"), std::string::npos) << e;
+  e = error_of(resp(R"({"doc": {"key": 1, "prompt": "p", "instruction_id_list": ["keywords:frequency"], "kwargs": [{"keyword": "x", "frequency": 2, "relation": "more than"}]}, "resps": [["r"]]})"
+                    "\n"));
+  EXPECT_NE(e.find("line 1 (doc)"), std::string::npos) << e;
+  EXPECT_NE(e.find("kwargs.relation"), std::string::npos) << e;
+  e = error_of(resp(R"({"doc": {"key": "one", "prompt": "p", "instruction_id_list": [], "kwargs": []}, "resps": [["r"]]})"
+                    "\n"));
+  EXPECT_NE(e.find("key must be an integer"), std::string::npos) << e;
+
   // Bad benchmark records: unknown id, mismatched kwargs, wrong types.
   std::string ok_resp = write(dir, "ok.jsonl", "{\"prompt\": \"p\", \"response\": \"r\"}\n");
   auto data_err = [&](const std::string& record) {
