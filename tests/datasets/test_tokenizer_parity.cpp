@@ -2,11 +2,14 @@
 // scripts/tokenizer/make_parity_fixture.js) on a few hundred varied texts, all threads at once.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <random>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "datasets/pretokenize.h"
 #include "datasets/tokenizer.h"
 #include "tests/common/test_paths.h"
 
@@ -154,4 +157,30 @@ TEST(TokenizerParity, RealTextMatchesHuggingFace) {
                   << "\n  packbench:    " << show(*t, got[i]);
   }
   EXPECT_EQ(bad, 0);
+}
+
+// 100 KB of one character, of whitespace or of random bytes with the real vocabulary: linear
+// time (a quadratic merge loop or regex would take minutes), and bytes come back out.
+TEST(TokenizerParity, PathologicalInputStaysLinear) {
+  PB_REQUIRE_LLAMA3(dir);
+  auto t = llama3(dir);
+  std::mt19937 rng(9);
+  std::string rnd(100000, ' '), letters(100000, ' ');
+  for (char& c : rnd) c = static_cast<char>(rng());
+  for (char& c : letters) c = static_cast<char>('a' + rng() % 26);
+  const std::vector<std::string> inputs = {std::string(100000, 'a'), std::string(100000, ' '),
+                                           std::string(100000, '\n'), std::string(50000, '7'), rnd, letters};
+  for (const auto& s : inputs) {
+    auto t0 = std::chrono::steady_clock::now();
+    Ids ids = t->encode(s);
+    double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_LT(sec, 2.0) << "100 KB took " << sec << " s (quadratic?)";  // ~0.03 s CPU here
+    EXPECT_EQ(t->decode(ids), packbench::data::utf8_lossy(s));
+  }
+  // Reference ids from Hugging Face's tokenizers 0.23.2 on the same inputs.
+  EXPECT_EQ(t->encode(std::string(100000, 'a')), Ids(12500, 70540));
+  Ids spaces(781, 58040);
+  spaces.push_back(792);
+  EXPECT_EQ(t->encode(std::string(100000, ' ')), spaces);
+  EXPECT_EQ(t->encode(std::string(100000, '\n')), Ids(3125, 80183));
 }
