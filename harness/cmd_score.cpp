@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "datasets/atomic_file.h"
 #include "datasets/error.h"
 #include "evals/tasks.h"
 #include "harness/commands.h"
@@ -50,6 +51,10 @@ void run_score(const ScoreOptions& o) {
   req.out_dir = o.out;
   req.threads = o.threads;
   evals::TaskScore s = entry.score(req);
+  // Every task's results.json comes from here, so all six share lm-eval's shape.
+  if (!o.out.empty())
+    write_file_atomic((std::filesystem::path(o.out) / "results.json").string(),
+                      evals::results_json({s}).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   fmt::print("{:<44} {:<17} {:>6} {:<26} {:>8}\n", "task", "filter", "n-shot", "metric", "value");
   print_table(s, true);
   for (const auto& sub : s.subtasks) print_table(sub, false);

@@ -1,6 +1,7 @@
 // `packbench score` through the binary: each task on fixtures, output files, and clear errors for bad input.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -67,6 +68,29 @@ TEST(ScoreCli, MmluMathBbhAndTheMathAlias) {
   auto bbh = write(dir, "bbh.jsonl", "{\"doc_id\": 0, \"response\": \"So the answer is False.\"}\n");
   ASSERT_EQ(run_command(packbench_bin() + " score --task bbh --responses " + bbh + " --data " + fx("bbh"), &out), 0) << out;
   EXPECT_NE(out.find("get-answer"), std::string::npos) << out;
+}
+
+TEST(ScoreCli, IfevalAndHumanevalDispatchToTheirScorers) {
+  const auto dir = temp_dir("cli-dispatch");
+  const std::string f = fixtures_dir();
+  std::string out;
+  ASSERT_EQ(run_command(packbench_bin() + " score --task ifeval --responses " + f + "/ifeval/responses_small.jsonl --data " +
+                            f + "/ifeval/input_data_small.jsonl --out " + dir + "/ifeval",
+                        &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("prompt_level_strict_acc"), std::string::npos) << out;
+  auto r = nlohmann::json::parse(packbench::read_file(dir + "/ifeval/results.json"));
+  EXPECT_TRUE(r["results"]["ifeval"].contains("prompt_level_strict_acc,none")) << r.dump();
+  ASSERT_EQ(run_command(packbench_bin() + " score --task humaneval --responses " + f + "/humaneval/samples.jsonl --data " +
+                            f + "/humaneval/HumanEval.jsonl --out " + dir + "/humaneval",
+                        &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("pass@1"), std::string::npos) << out;
+  r = nlohmann::json::parse(packbench::read_file(dir + "/humaneval/results.json"));
+  EXPECT_TRUE(r["results"].contains("humaneval")) << r.dump();
+  EXPECT_TRUE(std::filesystem::exists(dir + "/humaneval/samples.jsonl"));
 }
 
 TEST(ScoreCli, BadInputFailsWithTheFileAndRecord) {
