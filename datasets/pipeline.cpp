@@ -12,6 +12,7 @@
 #include "datasets/conversation_reader.h"
 #include "datasets/dataset_registry.h"
 #include "datasets/error.h"
+#include "datasets/numpy_rng.h"
 #include "datasets/paths.h"
 #include "datasets/progress.h"
 #include "datasets/row_builder.h"
@@ -61,15 +62,10 @@ std::pair<std::vector<int64_t>, std::vector<int64_t>> split_train_eval(int64_t n
   if (n_test <= 0 || n_train <= 0)
     throw Error("val_size " + std::to_string(val_size) + " leaves an empty train or eval set from " + std::to_string(n) +
                 " rows");
-  // A seeded permutation: the first n_test go to eval. (Hugging Face uses numpy's PCG64
-  // permutation; the counts match it, the membership does not.)
-  std::vector<int64_t> perm(n);
-  std::iota(perm.begin(), perm.end(), 0);
-  std::mt19937_64 rng(static_cast<uint64_t>(seed));
-  for (int64_t i = n - 1; i > 0; --i) {
-    int64_t j = static_cast<int64_t>(rng() % static_cast<uint64_t>(i + 1));
-    std::swap(perm[i], perm[j]);
-  }
+  // permutation = np.random.default_rng(seed).permutation(n); test = permutation[:n_test],
+  // train = permutation[n_test:]: the same rows as Hugging Face picks.
+  if (seed < 0) throw Error("seed must be non-negative (numpy's SeedSequence rejects negative seeds)");
+  std::vector<int64_t> perm = numpy_permutation(n, static_cast<uint64_t>(seed));
   eval.assign(perm.begin(), perm.begin() + n_test);
   train.assign(perm.begin() + n_test, perm.end());
   return {train, eval};

@@ -74,8 +74,8 @@ int64_t steps_per_epoch(int64_t rows, int per_device_batch, int world_size, int 
 // LLaMA-Factory 0.7's split of the preprocessed rows (train_test_split(test_size, seed)):
 // val_size > 1 is a count, else a fraction with n_eval = ceil(val_size * n); val_size <= 1e-6
 // keeps everything for training. Returns {train indices, eval indices}. Throws packbench::Error
-// when either side would be empty. Counts match Hugging Face; membership comes from packbench's
-// own seeded shuffle (not numpy's PCG64 permutation).
+// when either side would be empty. The rows are the ones Hugging Face picks: eval = the first
+// n_eval of numpy.random.default_rng(seed).permutation(n), train = the rest, in that order.
 std::pair<std::vector<int64_t>, std::vector<int64_t>> split_train_eval(int64_t n, double val_size, int seed);
 
 }  // namespace packbench::data

@@ -5,6 +5,7 @@
 
 #include "datasets/collate.h"
 #include "datasets/error.h"
+#include "datasets/numpy_rng.h"
 #include "datasets/pipeline.h"
 
 using namespace packbench::data;
@@ -47,6 +48,22 @@ TEST(Split, CountsFollowHuggingFaceTrainTestSplit) {
   // deterministic for a seed, different across seeds
   EXPECT_EQ(split_train_eval(1000, 0.1, 42).second, ev);
   EXPECT_NE(split_train_eval(1000, 0.1, 43).second, ev);
+}
+
+TEST(Split, SameRowsAsNumpyDefaultRngPermutation) {
+  // /usr/bin/python3 -c "import numpy as np; print(np.random.default_rng(42).permutation(10))"
+  //   -> [5 6 0 7 3 2 4 9 1 8]; train_test_split(test_size=0.2, seed=42): test = [5, 6].
+  auto [tr, ev] = split_train_eval(10, 0.2, 42);
+  EXPECT_EQ(ev, (std::vector<int64_t>{5, 6}));
+  EXPECT_EQ(tr, (std::vector<int64_t>{0, 7, 3, 2, 4, 9, 1, 8}));
+  // np.random.default_rng(42).permutation(69800)[:5] -> [9444 59806 56622 9544 1873]
+  auto p = numpy_permutation(69800, 42);
+  EXPECT_EQ(std::vector<int64_t>(p.begin(), p.begin() + 5), (std::vector<int64_t>{9444, 59806, 56622, 9544, 1873}));
+  // a seed over 32 bits: np.random.default_rng(123456789012).permutation(100000)[:4]
+  p = numpy_permutation(100000, 123456789012ull);
+  EXPECT_EQ(std::vector<int64_t>(p.begin(), p.begin() + 4), (std::vector<int64_t>{36894, 84516, 14300, 79868}));
+  EXPECT_EQ(numpy_permutation(5, 0), (std::vector<int64_t>{2, 4, 3, 0, 1}));
+  EXPECT_THROW(split_train_eval(10, 0.2, -1), packbench::Error);
 }
 
 TEST(Steps, HuggingFaceTrainerCount) {

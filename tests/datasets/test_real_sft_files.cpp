@@ -85,8 +85,9 @@ TEST(RealSftFiles, MethodsKeepTheirInvariantsOnRealLengths) {
       ASSERT_LE(r.input_ids.size(), 1024u) << m;
       ASSERT_EQ(r.segment_offsets.back(), static_cast<int32_t>(r.input_ids.size())) << m;
     }
-    if (std::string(m) == "random")
+    if (std::string(m) == "random") {
       for (const auto& r : d.train_rows) ASSERT_EQ(r.input_ids.size(), 1024u);
+    }
   }
   EXPECT_EQ(st["padding"].rows, 7473 + 541);
   EXPECT_EQ(st["random"].pad_tokens, 0);
