@@ -92,7 +92,17 @@ class Parser {
     return s_.substr(b, pos_ - b);
   }
 
+  // Nesting deeper than this is not an answer; refusing it keeps the recursion off the stack limit.
+  static constexpr int kMaxDepth = 200;
+  struct DepthGuard {
+    int& d;
+    explicit DepthGuard(int& depth) : d(depth) { ++d; }
+    ~DepthGuard() { --d; }
+  };
+
   NodeP expr() {
+    DepthGuard guard(depth_);
+    if (depth_ > kMaxDepth) return nullptr;
     NodeP left = term();
     if (!left) return nullptr;
     for (;;) {
@@ -150,6 +160,8 @@ class Parser {
   }
 
   NodeP unary() {
+    DepthGuard guard(depth_);
+    if (depth_ > kMaxDepth) return nullptr;
     if (eat("-")) {
       NodeP x = unary();
       if (!x) return nullptr;
@@ -163,6 +175,8 @@ class Parser {
   }
 
   NodeP power() {
+    DepthGuard guard(depth_);
+    if (depth_ > kMaxDepth) return nullptr;
     NodeP base = primary();
     if (!base) return nullptr;
     for (;;) {
@@ -297,6 +311,7 @@ class Parser {
 
   const std::string& s_;
   size_t pos_ = 0;
+  int depth_ = 0;
   std::set<std::string>& vars_;
 };
 

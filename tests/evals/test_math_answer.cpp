@@ -134,3 +134,16 @@ TEST(LatexExpr, Evaluates) {
   EXPECT_EQ(e->variables(), (std::set<std::string>{"x_1", "\\alpha", "y"}));
   EXPECT_DOUBLE_EQ(e->eval({{"x_1", 1}, {"\\alpha", 2}, {"y", 3}}), 7);
 }
+
+TEST(MathEquivalence, PathologicalInputsAreNotACrash) {
+  const std::string deep = std::string(100000, '(') + "1" + std::string(100000, ')');
+  EXPECT_FALSE(evaluate_latex_number(deep).has_value());
+  EXPECT_FALSE(is_equiv(deep, "1"));
+  const std::string minus = std::string(100000, '-') + "1";
+  EXPECT_FALSE(is_equiv(minus, "1"));
+  std::string braces;
+  for (int i = 0; i < 50000; ++i) braces += "\\frac{";
+  EXPECT_FALSE(is_equiv(normalize_math_answer(braces), "1"));
+  EXPECT_FALSE(last_boxed_only_string("\\boxed{" + std::string(100000, '{')).has_value());
+  EXPECT_TRUE(is_equiv("((((1))))", "1"));  // ordinary nesting still works
+}
