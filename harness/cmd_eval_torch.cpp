@@ -1,15 +1,210 @@
-// packbench 'eval' subcommand group: evaluate a checkpoint on the benchmarks in-process.
+// packbench 'eval' subcommand: evaluate a checkpoint on the benchmarks in-process.
 #include <CLI/CLI.hpp>
+#include <fmt/core.h>
+#include <torch/torch.h>
 
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "datasets/atomic_file.h"
 #include "datasets/error.h"
+#include "datasets/paths.h"
+#include "datasets/progress.h"
+#include "datasets/tokenizer.h"
+#include "evals/score_api.h"
+#include "evals/tasks.h"
 #include "harness/commands.h"
+#include "trainers/engine.h"
+#include "trainers/engine_llama.h"
+#include "trainers/pretrained.h"
+
+namespace fs = std::filesystem;
 
 namespace packbench::cli {
+namespace {
+
+struct EvalArgs {
+  std::string checkpoint, tasks = "mmlu,gsm8k,math,bbh,ifeval,humaneval", out = "eval", data_root;
+  std::string tokenizer, chat_template = "auto", system_prompt, dtype, device = "cpu";
+  int64_t limit = -1, max_length = 0;
+  int batch_size = 8, max_new_tokens = -1, threads = 0;
+  double temperature = 0.0, top_p = 1.0;
+  uint64_t seed = 1234;
+  bool no_bos = false;
+};
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+// A fine-tuned checkpoint is one packbench's trainer (or the Hugging Face Trainer) wrote: its
+// folder or the run folder above it holds trainer_state.json or train_results.json.
+bool looks_fine_tuned(const fs::path& dir) {
+  for (const auto& d : {dir, dir.parent_path()})
+    for (const char* f : {"trainer_state.json", "train_results.json"})
+      if (fs::exists(d / f)) return true;
+  return false;
+}
+
+// "auto" | "on" | "off" | a template name -> the template name, "" for none.
+std::string resolve_template(const EvalArgs& a, const fs::path& ckpt) {
+  if (a.chat_template == "off" || a.chat_template == "none") return "";
+  if (a.chat_template == "on") return "llama3_lf07";
+  if (a.chat_template == "auto") return looks_fine_tuned(ckpt) ? "llama3_lf07" : "";
+  return a.chat_template;
+}
+
+void run_eval(const EvalArgs& a) {
+  const auto t_start = std::chrono::steady_clock::now();
+  const fs::path ckpt(a.checkpoint);
+  if (!fs::is_regular_file(ckpt / "config.json"))
+    throw Error(a.checkpoint + ": not a checkpoint folder (no config.json)");
+  const int threads = a.threads > 0 ? a.threads : std::max(1u, std::thread::hardware_concurrency());
+  at::set_num_threads(threads);
+
+  // Resolve every task first, so a typo fails before the model loads.
+  std::vector<const evals::TaskEntry*> tasks;
+  for (const auto& name : split_list(a.tasks)) tasks.push_back(&evals::find_task(name));
+  if (tasks.empty()) throw Error("--tasks: no task named");
+
+  torch::Device device(torch::kCPU);
+  if (a.device == "cuda") {
+    if (!torch::cuda::is_available()) throw Error("--device cuda: this LibTorch build sees no CUDA device");
+    device = torch::Device(torch::kCUDA);
+  } else if (a.device != "cpu") {
+    throw Error("--device must be cpu or cuda, not '" + a.device + "'");
+  }
+  std::string dtype_name = a.dtype.empty() ? (device.is_cuda() ? "bf16" : "fp32") : a.dtype;
+  torch::Dtype dtype = train::dtype_from_name(dtype_name);
+
+  std::string tok_dir = a.tokenizer;
+  if (tok_dir.empty()) tok_dir = fs::exists(ckpt / "tokenizer.json") ? ckpt.string() : default_tokenizer_dir();
+  auto tok = data::Tokenizer::from_dir(tok_dir);
+
+  fmt::print(stderr, "eval: loading {} ({}, {})\n", a.checkpoint, dtype_name, device.str());
+  auto model = train::load_pretrained(a.checkpoint, dtype, device);
+
+  train::EngineOptions eo;
+  eo.batch_size = a.batch_size;
+  eo.max_length = a.max_length;
+  eo.max_new_tokens = a.max_new_tokens;
+  eo.sampling.temperature = a.temperature;
+  eo.sampling.top_p = a.top_p;
+  eo.sampling.seed = a.seed;
+  eo.chat_template = resolve_template(a, ckpt);
+  eo.system_prompt = a.system_prompt;
+  eo.add_bos = !a.no_bos;
+  eo.progress = false;  // each task shows its own progress with ETA
+  for (int64_t id : model->config().eos_token_ids) eo.stop_token_ids.push_back(static_cast<int32_t>(id));
+  eo.name = "packbench:" + fs::absolute(ckpt).lexically_normal().string();
+  train::Engine engine(train::make_llama_backend(model), tok, eo);
+  fmt::print(stderr, "eval: chat template {}{}, context window {}, batch {}, {} threads\n",
+             eo.chat_template.empty() ? "off" : eo.chat_template,
+             a.chat_template == "auto" ? " (auto)" : "", engine.max_length(), a.batch_size, threads);
+
+  nlohmann::json engine_config = {
+      {"checkpoint", fs::absolute(ckpt).lexically_normal().string()},
+      {"tokenizer", tok_dir},
+      {"dtype", dtype_name},
+      {"device", device.str()},
+      {"chat_template", eo.chat_template.empty() ? "off" : eo.chat_template},
+      {"system_prompt", eo.system_prompt},
+      {"add_bos", eo.add_bos},
+      {"batch_size", a.batch_size},
+      {"max_length", engine.max_length()},
+      {"max_new_tokens", a.max_new_tokens},
+      {"temperature", a.temperature},
+      {"top_p", a.top_p},
+      {"seed", a.seed},
+      {"limit", a.limit},
+      {"stop_token_ids", engine.stop_token_ids()},
+  };
+
+  std::vector<evals::TaskScore> scores;
+  nlohmann::json timings = nlohmann::json::object();
+  for (const auto* t : tasks) {
+    evals::RunOptions ro;
+    ro.data_path = a.data_root.empty() ? "" : (fs::path(a.data_root) / t->name).string();
+    ro.out_dir = a.out.empty() ? "" : (fs::path(a.out) / t->name).string();
+    ro.limit = a.limit;
+    ro.batch_size = a.batch_size;
+    ro.threads = threads;
+    fmt::print(stderr, "eval: {} ({}-shot)\n", t->name, t->n_shot);
+    auto t0 = std::chrono::steady_clock::now();
+    auto before_gen = engine.generate_stats();
+    auto before_ll = engine.loglikelihood_stats();
+    evals::TaskScore s = t->run(engine, ro);
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const auto& g = engine.generate_stats();
+    const auto& l = engine.loglikelihood_stats();
+    timings[t->name] = {
+        {"seconds", secs},
+        {"prompt_tokens", g.prompt_tokens - before_gen.prompt_tokens},
+        {"generated_tokens", g.generated_tokens - before_gen.generated_tokens},
+        {"loglikelihood_requests", l.requests - before_ll.requests},
+        {"context_tokens", l.context_tokens - before_ll.context_tokens},
+    };
+    std::string summary;
+    for (auto it = s.metrics.begin(); it != s.metrics.end(); ++it) {
+      if (it.key().find("_stderr") != std::string::npos || !it.value().is_number()) continue;
+      if (!summary.empty()) summary += ", ";
+      summary += fmt::format("{} {:.4f}", it.key(), it.value().get<double>());
+    }
+    fmt::print(stderr, "eval: {} done in {}: {}\n", t->name, Progress::format_duration(secs), summary);
+    scores.push_back(std::move(s));
+  }
+
+  nlohmann::json all = evals::results_json(scores);
+  all["config"] = engine_config;
+  all["timings"] = timings;
+  all["total_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  if (!a.out.empty()) {
+    write_file_atomic((fs::path(a.out) / "results.json").string(), all.dump(2) + "\n");
+    fmt::print(stderr, "eval: wrote {}\n", (fs::path(a.out) / "results.json").string());
+  }
+  std::string table;
+  for (const auto& s : scores) table += fmt::format("{:<10} {}\n", s.task, s.metrics.dump());
+  fmt::print("{}", table);
+}
+
+}  // namespace
 
 void add_eval_command(CLI::App& app) {
+  auto args = std::make_shared<EvalArgs>();
   auto* cmd = app.add_subcommand("eval", "evaluate a checkpoint on the benchmarks in-process");
-  cmd->allow_extras();
-  cmd->callback([] { throw Error("'eval' is not built yet in this version of packbench"); });
+  cmd->add_option("--checkpoint", args->checkpoint, "Hugging Face checkpoint folder (config.json + safetensors)")
+      ->required();
+  cmd->add_option("--tasks", args->tasks, "comma-separated: mmlu,gsm8k,math,bbh,ifeval,humaneval")
+      ->capture_default_str();
+  cmd->add_option("--limit", args->limit, "first N docs of each task (per subtask where a task has them)");
+  cmd->add_option("--batch-size", args->batch_size, "rows per forward pass")->capture_default_str();
+  cmd->add_option("--out", args->out, "output folder: <out>/<task>/samples.jsonl, results.json")
+      ->capture_default_str();
+  cmd->add_option("--data-root", args->data_root, "benchmark files root holding mmlu/ gsm8k/ ... (default: shared)");
+  cmd->add_option("--chat-template", args->chat_template,
+                  "auto (on for fine-tuned checkpoints) | on (llama3_lf07) | off | a template name")
+      ->capture_default_str();
+  cmd->add_option("--system-prompt", args->system_prompt, "system prompt with a chat template (default: the template's)");
+  cmd->add_option("--max-new-tokens", args->max_new_tokens, "override each task's generation length");
+  cmd->add_option("--max-length", args->max_length, "context window (default: the model's)");
+  cmd->add_option("--tokenizer", args->tokenizer, "tokenizer folder (default: the checkpoint's, else LLaMA-3's)");
+  cmd->add_option("--dtype", args->dtype, "fp32 | bf16 | fp16 (default: fp32 on CPU, bf16 on CUDA)");
+  cmd->add_option("--device", args->device, "cpu | cuda")->capture_default_str();
+  cmd->add_option("--threads", args->threads, "CPU threads (default: all cores)");
+  cmd->add_option("--temperature", args->temperature, "0 = greedy")->capture_default_str();
+  cmd->add_option("--top-p", args->top_p, "nucleus sampling mass")->capture_default_str();
+  cmd->add_option("--seed", args->seed, "sampling seed")->capture_default_str();
+  cmd->add_flag("--no-bos", args->no_bos, "without a chat template, do not prepend BOS");
+  cmd->callback([args] { run_eval(*args); });
 }
 
 }  // namespace packbench::cli
