@@ -28,12 +28,41 @@ std::map<std::string, std::string> fields(const TaskConfig& c, const MmluDoc& d)
 
 }  // namespace
 
+std::string mmlu_category(const std::string& subject) {
+  // The grouping lm-evaluation-harness reports as mmlu_stem, mmlu_humanities, ...
+  static const std::map<std::string, std::string> categories = {
+      {"abstract_algebra", "stem"}, {"anatomy", "stem"}, {"astronomy", "stem"}, {"business_ethics", "other"},
+      {"clinical_knowledge", "other"}, {"college_biology", "stem"}, {"college_chemistry", "stem"},
+      {"college_computer_science", "stem"}, {"college_mathematics", "stem"}, {"college_medicine", "other"},
+      {"college_physics", "stem"}, {"computer_security", "stem"}, {"conceptual_physics", "stem"},
+      {"econometrics", "social_sciences"}, {"electrical_engineering", "stem"}, {"elementary_mathematics", "stem"},
+      {"formal_logic", "humanities"}, {"global_facts", "other"}, {"high_school_biology", "stem"},
+      {"high_school_chemistry", "stem"}, {"high_school_computer_science", "stem"},
+      {"high_school_european_history", "humanities"}, {"high_school_geography", "social_sciences"},
+      {"high_school_government_and_politics", "social_sciences"}, {"high_school_macroeconomics", "social_sciences"},
+      {"high_school_mathematics", "stem"}, {"high_school_microeconomics", "social_sciences"},
+      {"high_school_physics", "stem"}, {"high_school_psychology", "social_sciences"}, {"high_school_statistics", "stem"},
+      {"high_school_us_history", "humanities"}, {"high_school_world_history", "humanities"}, {"human_aging", "other"},
+      {"human_sexuality", "social_sciences"}, {"international_law", "humanities"}, {"jurisprudence", "humanities"},
+      {"logical_fallacies", "humanities"}, {"machine_learning", "stem"}, {"management", "other"},
+      {"marketing", "other"}, {"medical_genetics", "other"}, {"miscellaneous", "other"},
+      {"moral_disputes", "humanities"}, {"moral_scenarios", "humanities"}, {"nutrition", "other"},
+      {"philosophy", "humanities"}, {"prehistory", "humanities"}, {"professional_accounting", "other"},
+      {"professional_law", "humanities"}, {"professional_medicine", "other"},
+      {"professional_psychology", "social_sciences"}, {"public_relations", "social_sciences"},
+      {"security_studies", "social_sciences"}, {"sociology", "social_sciences"},
+      {"us_foreign_policy", "social_sciences"}, {"virology", "other"}, {"world_religions", "humanities"}};
+  auto it = categories.find(subject);
+  return it == categories.end() ? "" : it->second;
+}
+
 PreparedTask prepare_mmlu(const std::string& data_path, bool with_prompts) {
   PreparedTask t;
   t.config = mmlu_task_config();
   const TaskConfig& c = t.config;
   t.data_path = data_path.empty() ? default_data_path(c.benchmark) : data_path;
   t.subtask_name = [](const std::string& subject) { return "mmlu_" + subject; };
+  t.subtask_category = [](const std::string& subject) { return mmlu_category(subject); };
   const auto docs = load_mmlu(t.data_path, c.test_split);
 
   std::map<std::string, std::string> fewshot;  // subject -> header + shots

@@ -13,6 +13,10 @@ namespace packbench::evals {
 // with `with_prompts`, each prompt holds the subject header and its dev split's first 5.
 PreparedTask prepare_mmlu(const std::string& data_path, bool with_prompts);
 
+// lm-eval's category of an MMLU subject: "stem", "humanities", "social_sciences", "other";
+// "" for a subject outside the 57.
+std::string mmlu_category(const std::string& subject);
+
 // `packbench score --task mmlu`.
 TaskScore score_mmlu(const ScoreRequest& req);
 // `packbench eval`: log-likelihoods through lm, see lm_api.h.

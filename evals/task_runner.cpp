@@ -135,6 +135,25 @@ TaskScore aggregate_records(const PreparedTask& task, const std::vector<nlohmann
       const size_t comma = key.find(',');
       score.metrics[key.substr(0, comma) + "_macro" + key.substr(comma)] = number_or_na(mean(subtask_means[key]));
     }
+    if (task.subtask_category) {
+      std::map<std::string, std::vector<const nlohmann::json*>> by_category;
+      for (const auto& st : order) {
+        const std::string cat = task.subtask_category(st);
+        if (cat.empty()) continue;
+        auto& v = by_category[cat];
+        v.insert(v.end(), by_subtask[st].begin(), by_subtask[st].end());
+      }
+      for (const auto& [cat, recs] : by_category) {
+        for (const auto& key : keys) {
+          std::vector<double> xs;
+          for (const auto* r : recs) xs.push_back(r->at(key).get<double>());
+          const size_t comma = key.find(',');
+          const std::string metric = key.substr(0, comma), filter = key.substr(comma);
+          score.metrics[metric + "_" + cat + filter] = number_or_na(mean(xs));
+          score.metrics[metric + "_" + cat + "_stderr" + filter] = number_or_na(mean_stderr(xs));
+        }
+      }
+    }
   }
   return score;
 }

@@ -33,6 +33,9 @@ struct PreparedTask {
   std::vector<TaskDoc> docs;
   // subtask -> name of its results entry (e.g. "abstract_algebra" -> "mmlu_abstract_algebra")
   std::function<std::string(const std::string&)> subtask_name;
+  // subtask -> category (MMLU: stem, humanities, social_sciences, other); "" = none. Each
+  // category gets "<metric>_<category>,<filter>" over all its samples, with its stderr.
+  std::function<std::string(const std::string&)> subtask_category;
 };
 
 // Scores one generated response: {"resps", "filtered_resps", "<metric>,<filter>": 0/1, ...}.

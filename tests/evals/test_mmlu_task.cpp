@@ -83,6 +83,11 @@ TEST(MmluTask, MicroAndMacroDiffer) {
   EXPECT_EQ(j["results"]["mmlu_astronomy"]["alias"], " - mmlu_astronomy");
   EXPECT_EQ(j["group_subtasks"]["mmlu"].size(), 2u);
   EXPECT_EQ(j["n-shot"]["mmlu"], 5);
+  // categories: astronomy is stem; the fixture's basic_arithmetic is in none of lm-eval's 57
+  EXPECT_DOUBLE_EQ(s.metrics["acc_stem,none"].get<double>(), 1.0);
+  EXPECT_FALSE(s.metrics.contains("acc_other,none"));
+  EXPECT_EQ(mmlu_category("professional_law"), "humanities");
+  EXPECT_EQ(mmlu_category("econometrics"), "social_sciences");
 }
 
 TEST(MmluTask, LimitIsPerSubjectAndResumeContinues) {

@@ -87,6 +87,11 @@ TEST(RealMmluScore, GoldLettersScoreOneHundredPercentAndPromptsBuild) {
   auto s = score_mmlu(req);
   EXPECT_DOUBLE_EQ(s.metrics["acc,none"].get<double>(), 1.0);
   EXPECT_EQ(s.subtasks.size(), 57u);
+  for (const char* cat : {"stem", "humanities", "social_sciences", "other"})
+    EXPECT_DOUBLE_EQ(s.metrics[std::string("acc_") + cat + ",none"].get<double>(), 1.0) << cat;
+  int mapped = 0;
+  for (const auto& sub : s.subtasks) mapped += !mmlu_category(sub.task.substr(5)).empty();
+  EXPECT_EQ(mapped, 57);  // every subject of the shared copy has a category
 }
 
 TEST(RealMathScore, GoldFractionsRewrittenAsSlashDfracAndDecimalAreAccepted) {
