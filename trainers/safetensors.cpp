@@ -278,17 +278,20 @@ SafetensorsCheckpoint::SafetensorsCheckpoint(const std::string& dir) : dir_(dir)
     if (!index.contains("weight_map") || !index["weight_map"].is_object()) {
       throw Error(index_path.string() + ": field 'weight_map': missing or not an object");
     }
-    std::map<std::string, SafetensorsFile*> opened;
+    std::map<std::string, SafetensorsFile*> opened;  // shard name -> file, opened in name order
     for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
       if (!it->is_string()) throw Error(index_path.string() + ": weight_map['" + it.key() + "'] is not a file name");
       const std::string file = it->get<std::string>();
       if (file.find('/') != std::string::npos) throw Error(index_path.string() + ": weight_map['" + it.key() + "']: bad file name '" + file + "'");
-      SafetensorsFile*& f = opened[file];
-      if (!f) {
-        files_.push_back(std::make_unique<SafetensorsFile>((fs::path(dir) / file).string()));
-        f = files_.back().get();
-      }
-      const StTensorView* v = f->find(it.key());
+      opened[file] = nullptr;
+    }
+    for (auto& [file, f] : opened) {
+      files_.push_back(std::make_unique<SafetensorsFile>((fs::path(dir) / file).string()));
+      f = files_.back().get();
+    }
+    for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
+      const std::string file = it->get<std::string>();
+      const StTensorView* v = opened[file]->find(it.key());
       if (!v) throw Error(index_path.string() + ": weight_map says '" + it.key() + "' is in " + file + ", but it is not there");
       by_name_[it.key()] = v;
       names_.push_back(it.key());

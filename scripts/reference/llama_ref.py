@@ -6,6 +6,12 @@ Run with Debian's interpreter (it has torch and numpy):
     /usr/bin/python3 scripts/reference/llama_ref.py [--out tests/fixtures/llama_ref]
 
 Writes OUT/untied/{config.json,model.safetensors}, OUT/tied/{...} and OUT/llama_ref.bin.
+
+Checking a checkpoint another program wrote (e.g. `packbench model init` / `save_pretrained`):
+    /usr/bin/python3 scripts/reference/llama_ref.py --check DIR --ids 1,2,3 --logits FILE.npy
+reads DIR with this script's own safetensors reader (one file or shards; F32/BF16/F16), runs the
+reference forward over the ids and compares with the float32 [T, vocab] logits in FILE.npy;
+exit status 0 when the largest difference is within --tol.
 The reference computes in float64 from the float32 weights (so it is closer to exact than either
 float32 implementation), except the rotary inverse frequencies, which are defined in float32.
 
@@ -244,11 +250,89 @@ class Dump:
                 f.write(data)
 
 
+def read_safetensors(path):
+    """name -> float32 tensor, from the format's definition (u64 header length, JSON, raw bytes)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    data = raw[8 + n:]
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        b, t = e["data_offsets"]
+        chunk = bytearray(data[b:t])
+        if e["dtype"] == "F32":
+            x = torch.frombuffer(chunk, dtype=torch.float32)
+        elif e["dtype"] == "F16":
+            x = torch.frombuffer(chunk, dtype=torch.float16).float()
+        elif e["dtype"] == "BF16":
+            x = torch.frombuffer(chunk, dtype=torch.bfloat16).float()
+        else:
+            raise SystemExit("%s: tensor %s: unexpected dtype %s" % (path, name, e["dtype"]))
+        out[name] = x.reshape(e["shape"])
+    return out
+
+
+def read_checkpoint(folder):
+    index = os.path.join(folder, "model.safetensors.index.json")
+    if os.path.exists(index):
+        with open(index) as f:
+            files = sorted(set(json.load(f)["weight_map"].values()))
+    else:
+        files = ["model.safetensors"]
+    w = {}
+    for name in files:
+        w.update(read_safetensors(os.path.join(folder, name)))
+    return w
+
+
+def read_npy_f32(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    assert raw[:6] == b"\x93NUMPY", path
+    (n,) = struct.unpack("<H", raw[8:10])
+    header = raw[10:10 + n].decode()
+    shape = tuple(int(d) for d in header.split("'shape': (")[1].split(")")[0].split(",") if d.strip())
+    assert "'<f4'" in header, header
+    return torch.frombuffer(bytearray(raw[10 + n:]), dtype=torch.float32).reshape(shape)
+
+
+def check(args):
+    with open(os.path.join(args.check, "config.json")) as f:
+        cfg = json.load(f)
+    w = read_checkpoint(args.check)
+    names = [n for n, _ in param_shapes(cfg)]
+    missing = [n for n in names if n not in w]
+    extra = [n for n in w if n not in names]
+    if missing or extra:
+        raise SystemExit("%s: missing %s, unexpected %s" % (args.check, missing, extra))
+    w = {k: v.to(torch.float64) for k, v in w.items()}
+    ids = torch.tensor([[int(x) for x in args.ids.split(",")]])
+    T = ids.shape[1]
+    logits = forward(cfg, w, ids, torch.arange(T)[None], torch.ones(1, T, dtype=torch.int64),
+                     torch.zeros(1, T, dtype=torch.int64), False)[0]
+    got = read_npy_f32(args.logits).to(torch.float64)
+    if got.shape != logits.shape:
+        raise SystemExit("shape %s, reference %s" % (tuple(got.shape), tuple(logits.shape)))
+    diff = (got - logits).abs().max().item()
+    print("%s: max |logit diff| vs reference %.3g (tolerance %.0e): %s" % (args.check, diff, args.tol,
+                                                                         "OK" if diff <= args.tol else "NOT OK"))
+    return 0 if diff <= args.tol else 1
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "llama_ref"))
+    ap.add_argument("--check", help="checkpoint folder to check against --logits (see above)")
+    ap.add_argument("--ids", help="comma-separated token ids (with --check)")
+    ap.add_argument("--logits", help="float32 [T, vocab] .npy to compare (with --check)")
+    ap.add_argument("--tol", type=float, default=1e-4)
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.check:
+        raise SystemExit(check(args))
     dump = Dump()
     for model, tied, seed in (("untied", False, 11), ("tied", True, 12)):
         cfg = make_config(tied)

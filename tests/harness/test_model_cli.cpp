@@ -118,3 +118,34 @@ TEST(ModelCli, InitWritesALoadableDeterministicCheckpoint) {
 
 }  // namespace
 }  // namespace packbench
+
+namespace packbench {
+namespace {
+
+// A checkpoint packbench writes (bf16, sharded) is read by the reference script's own
+// safetensors reader, and its reference forward gives the logits `packbench model logits` gives.
+TEST(ModelCli, SavedCheckpointReadsInTheIndependentReader) {
+  if (testing::run_command("/usr/bin/python3 -c 'import torch'") != 0) {
+    GTEST_SKIP() << "/usr/bin/python3 with torch not found (Debian's python3-torch)";
+  }
+  const std::string tmp = testing::temp_dir("cli_pycheck");
+  std::string cfg = read_file(ref_dir("untied") + "/config.json");
+  const std::string from = "\"initializer_range\": 0.02";
+  ASSERT_NE(cfg.find(from), std::string::npos);
+  cfg.replace(cfg.find(from), from.size(), "\"initializer_range\": 0.5");  // logits far from zero
+  write_file_atomic(tmp + "/config.json", cfg);
+  std::string out;
+  ASSERT_EQ(pb("model init --config " + tmp + "/config.json --out " + tmp + "/ck --seed 8 --dtype bf16 --max-shard-mb 0.03", &out), 0) << out;
+  ASSERT_TRUE(fs::exists(tmp + "/ck/model.safetensors.index.json"));
+  const std::string ids = "5,9,33,2,60,17,17,40";
+  ASSERT_EQ(pb("model logits --checkpoint " + tmp + "/ck --ids " + ids + " --out " + tmp + "/l.npy --threads 1", &out), 0) << out;
+  const int rc = testing::run_command("/usr/bin/python3 " + testing::source_dir() + "/scripts/reference/llama_ref.py --check " +
+                                          tmp + "/ck --ids " + ids + " --logits " + tmp + "/l.npy --tol 1e-4",
+                                      &out);
+  std::printf("%s", out.c_str());
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_THAT(out, HasSubstr("OK"));
+}
+
+}  // namespace
+}  // namespace packbench
