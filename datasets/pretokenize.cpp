@@ -162,6 +162,26 @@ std::string utf8_lossy(std::string_view s) {
   return out;
 }
 
+bool is_word_char(uint32_t cp) {
+  if (cp < 0x80) return cp == '_' || (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
+  // The word class of Hugging Face's single_word check (Rust regex \w): Alphabetic, marks,
+  // decimal digits, connector punctuation, ZWNJ and ZWJ.
+  static pcre2_code* code = [] {
+    int err = 0;
+    PCRE2_SIZE off = 0;
+    const char* pat = "^[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{200C}\\x{200D}]";
+    return pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pat), PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &err, &off,
+                         nullptr);
+  }();
+  if (!code) return true;
+  std::string s;
+  utf8_append(cp, &s);
+  pcre2_match_data* md = pcre2_match_data_create(1, nullptr);
+  int rc = pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(s.data()), s.size(), 0, 0, md, nullptr);
+  pcre2_match_data_free(md);
+  return rc >= 0;
+}
+
 // ---------------------------------------------------------------------------------------------
 // RegexSplitter
 // ---------------------------------------------------------------------------------------------

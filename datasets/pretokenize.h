@@ -30,6 +30,8 @@ int32_t utf8_next(std::string_view s, size_t* i);
 void utf8_append(uint32_t cp, std::string* out);
 // Unicode White_Space (as Rust's char::is_whitespace).
 bool is_unicode_whitespace(uint32_t cp);
+// A word character as Hugging Face's added-token single_word check sees it (Rust regex \w).
+bool is_word_char(uint32_t cp);
 // Rust's String::from_utf8_lossy: each maximal invalid subsequence becomes one U+FFFD.
 std::string utf8_lossy(std::string_view bytes);
 

@@ -130,14 +130,14 @@ bool is_word_byte_before(std::string_view s, size_t end) {
   while (i > 0 && (static_cast<uint8_t>(s[i]) & 0xC0) == 0x80) --i;
   size_t k = i;
   int32_t cp = utf8_next(s, &k);
-  return cp == '_' || (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || cp > 0x7F;
+  return cp >= 0 && is_word_char(static_cast<uint32_t>(cp));
 }
 
 bool is_word_byte_at(std::string_view s, size_t pos) {
   if (pos >= s.size()) return false;
   size_t k = pos;
   int32_t cp = utf8_next(s, &k);
-  return cp == '_' || (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || cp > 0x7F;
+  return cp >= 0 && is_word_char(static_cast<uint32_t>(cp));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -402,6 +402,7 @@ void BpeTokenizer::load_tokenizer(const element& root_el, const Json& js) {
   if (auto at = js.opt(root, "added_tokens")) {
     array arr = js.arr(*at, "added_tokens");
     size_t i = 0;
+    int32_t max_added = -1;
     added_.reserve(arr.size());
     for (element e : arr) {
       std::string field = "added_tokens[" + std::to_string(i++) + "]";
@@ -418,13 +419,29 @@ void BpeTokenizer::load_tokenizer(const element& root_el, const Json& js) {
       t.single_word = js.flag(o, "single_word", field, false);
       t.normalized = js.flag(o, "normalized", field, !t.special);
       if (added_by_id_.count(t.id)) js.fail(field + ".id", "id " + std::to_string(t.id) + " used twice");
+      if (added_by_content_.count(t.content)) js.fail(field + ".content", "'" + t.content + "' listed twice");
+      // Hugging Face does not take these ids from the file: a token already in model.vocab
+      // keeps its vocabulary id, any other gets the next id after the vocabulary and the added
+      // tokens before it. A file whose ids disagree would encode differently there: refuse it.
+      int32_t expect;
+      std::string as_bytes;
+      int32_t in_vocab = bytelevel_to_bytes(t.content, &as_bytes) ? bpe_.find(as_bytes) : -1;
+      if (in_vocab >= 0) {
+        expect = in_vocab;
+      } else if (max_added < 0) {
+        expect = bpe_.size();
+      } else {
+        expect = (max_added >= bpe_.size() || bpe_.size() == 0) ? max_added + 1 : bpe_.size();
+      }
+      if (t.id != expect)
+        js.fail(field + ".id", "id " + std::to_string(t.id) + " for '" + t.content + "', but Hugging Face assigns it " +
+                                   std::to_string(expect) + " (model.vocab ids, then added tokens in order)");
+      max_added = std::max(max_added, t.id);
       added_.push_back(std::move(t));
       added_by_id_[added_.back().id] = added_.size() - 1;
+      added_by_content_.emplace(added_.back().content, added_.back().id);
     }
-    for (const AddedToken& t : added_) {
-      added_by_content_.emplace(t.content, t.id);
-      (t.normalized ? normalized_added_ : raw_added_).add(&t);
-    }
+    for (const AddedToken& t : added_) (t.normalized ? normalized_added_ : raw_added_).add(&t);
     raw_added_.finish();
     normalized_added_.finish();
   }

@@ -134,13 +134,46 @@ async function main() {
     bos_cases.push({ text, ids: enc.getIds() });
   }
 
+  // Added-token flags (single_word, lstrip, rstrip, normalized) on the tiny hand-made tokenizer
+  // with extra added tokens; the test rebuilds the same file from added_tokens_variant.
+  const tinyPath = path.join(__dirname, '..', '..', 'tests', 'fixtures', 'tokenizer', 'tiny', 'tokenizer.json');
+  const tiny = JSON.parse(fs.readFileSync(tinyPath, 'utf8'));
+  let nextId = Math.max(...tiny.added_tokens.map((t) => t.id)) + 1;
+  const extra = [
+    ['<sw>', { single_word: true }], ['ab', { single_word: true }], ['é', { single_word: true }],
+    ['<l>', { lstrip: true }], ['<r>', { rstrip: true }], ['<n>', { normalized: true }],
+    ['<|eot|>', { special: true }], ['<|eot|>x', { special: true }],
+  ].map(([content, flags]) => Object.assign(
+      { id: nextId++, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: false },
+      flags));
+  tiny.added_tokens = tiny.added_tokens.concat(extra);
+  // Hugging Face assigns added-token ids itself ('é' is already a vocabulary token, byte 0xE9):
+  // write the ids it assigned, so the file is consistent.
+  const probe = Tokenizer.fromString(JSON.stringify(tiny));
+  for (const t of tiny.added_tokens) t.id = probe.tokenToId(t.content);
+  const added_tokens_variant = tiny.added_tokens;
+  const tokV = Tokenizer.fromString(JSON.stringify(tiny));
+  const addedTexts = [];
+  const pieces = ['<sw>', 'ab', 'é', '<l>', '<r>', '<n>', '<|eot|>', '<|eot|>x', '<mask>', '<|bos|>'];
+  const around = ['', ' ', '  ', 'x', '1', '_', '-', '\t', '\n', '\u00a0', '\u3000', '\u200b', '\u180e', 'é', '中'];
+  for (const p of pieces)
+    for (const a of around)
+      for (const b of ['', ' ', 'y', '\u2009\n', '_', '中', 'é'])
+        if (rand(3) === 0) addedTexts.push(a + p + b);
+  addedTexts.push('ab ab xab abx ab_ab ab1 1ab', '  <l>  <r>  <l><r>  ', '<|eot|>xx <|eot|>', 'éab é aé éé', '<mask><mask> <mask>');
+  const added_cases = [];
+  for (const text of addedTexts) {
+    const enc = await tokV.encode(text, null, { addSpecialTokens: false });
+    added_cases.push({ text, ids: enc.getIds() });
+  }
+
   const fixture = {
     about: 'Reference ids from Hugging Face tokenizers (npm tokenizers ' +
         require('tokenizers/package.json').version + ', Rust core) for packbench tests/datasets/test_tokenizer_parity.cpp. ' +
         'Regenerate: cd scripts/tokenizer && npm ci && node make_parity_fixture.js',
     tokenizer_json_sha256: crypto.createHash('sha256').update(fs.readFileSync(jsonPath)).digest('hex'),
     bos_post_processor: withTemplate.post_processor,
-    cases, decode_cases, bos_cases,
+    cases, decode_cases, bos_cases, added_tokens_variant, added_cases,
   };
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(fixture, null, 0).replace(/\},\{"text"/g, '},\n{"text"').replace(/\},\{"ids"/g, '},\n{"ids"') + '\n');

@@ -184,3 +184,19 @@ TEST(TokenizerParity, PathologicalInputStaysLinear) {
   EXPECT_EQ(t->encode(std::string(100000, ' ')), spaces);
   EXPECT_EQ(t->encode(std::string(100000, '\n')), Ids(3125, 80183));
 }
+
+// Added-token flags (single_word, lstrip, rstrip, normalized, overlapping contents) on the tiny
+// fixture with extra added tokens, against Hugging Face. Needs no LLaMA-3 files.
+TEST(TokenizerParity, AddedTokenFlagsMatchHuggingFace) {
+  json tj = json::parse(slurp(packbench::testing::fixtures_dir() + "/tokenizer/tiny/tokenizer.json"));
+  tj["added_tokens"] = fixture()["added_tokens_variant"];
+  auto t = Tokenizer::from_json(tj.dump(), "", "tiny+added");
+  ASSERT_GT(fixture()["added_cases"].size(), 100u);
+  for (const auto& c : fixture()["added_cases"]) {
+    std::string text = c["text"].get<std::string>();
+    Ids expect = c["ids"].get<Ids>();
+    Ids got = t->encode(text);
+    EXPECT_EQ(got, expect) << json(text).dump() << "\n  Hugging Face: " << show(*t, expect)
+                           << "\n  packbench:    " << show(*t, got);
+  }
+}
