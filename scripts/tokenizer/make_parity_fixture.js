@@ -167,6 +167,16 @@ async function main() {
     added_cases.push({ text, ids: enc.getIds() });
   }
 
+  // GPT-2 style pre-tokenizer (ByteLevel with its own regex) on the tiny tokenizer.
+  const gpt2 = JSON.parse(fs.readFileSync(tinyPath, 'utf8'));
+  gpt2.pre_tokenizer = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
+  const tokG = Tokenizer.fromString(JSON.stringify(gpt2));
+  const gpt2_cases = [];
+  for (const text of texts.filter((_, i) => i % 3 === 0)) {
+    const enc = await tokG.encode(text, null, { addSpecialTokens: false });
+    gpt2_cases.push({ text, ids: enc.getIds() });
+  }
+
   const fixture = {
     about: 'Reference ids from Hugging Face tokenizers (npm tokenizers ' +
         require('tokenizers/package.json').version + ', Rust core) for packbench tests/datasets/test_tokenizer_parity.cpp. ' +
@@ -174,6 +184,7 @@ async function main() {
     tokenizer_json_sha256: crypto.createHash('sha256').update(fs.readFileSync(jsonPath)).digest('hex'),
     bos_post_processor: withTemplate.post_processor,
     cases, decode_cases, bos_cases, added_tokens_variant, added_cases,
+    gpt2_pre_tokenizer: gpt2.pre_tokenizer, gpt2_cases,
   };
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(fixture, null, 0).replace(/\},\{"text"/g, '},\n{"text"').replace(/\},\{"ids"/g, '},\n{"ids"') + '\n');

@@ -200,3 +200,18 @@ TEST(TokenizerParity, AddedTokenFlagsMatchHuggingFace) {
                            << "\n  packbench:    " << show(*t, got);
   }
 }
+
+// GPT-2 style pre-tokenizer (ByteLevel with use_regex) on the tiny fixture, against Hugging Face.
+TEST(TokenizerParity, Gpt2PreTokenizerMatchesHuggingFace) {
+  json tj = json::parse(slurp(packbench::testing::fixtures_dir() + "/tokenizer/tiny/tokenizer.json"));
+  tj["pre_tokenizer"] = fixture()["gpt2_pre_tokenizer"];
+  auto t = Tokenizer::from_json(tj.dump(), "", "tiny+gpt2");
+  ASSERT_GT(fixture()["gpt2_cases"].size(), 100u);
+  for (const auto& c : fixture()["gpt2_cases"]) {
+    std::string text = c["text"].get<std::string>();
+    Ids expect = c["ids"].get<Ids>();
+    Ids got = t->encode(text);
+    EXPECT_EQ(got, expect) << json(text).dump() << "\n  Hugging Face: " << show(*t, expect)
+                           << "\n  packbench:    " << show(*t, got);
+  }
+}
