@@ -336,10 +336,12 @@ ReadReport read_conversations(const DatasetSpec& spec, BadRecordPolicy policy, i
   MappedFile file(spec.file_path);
   const char* d = file.data();
   size_t i = 0;
+  if (file.size() >= 3 && std::memcmp(d, "\xEF\xBB\xBF", 3) == 0) i = 3;  // a UTF-8 byte-order mark
   while (i < file.size() && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r')) ++i;
   if (i == file.size()) return {};  // an empty file holds no records
   bool jsonl = d[i] != '[';
-  ReadReport rep = read_records(d, file.size(), spec.file_path, jsonl, spec, policy, max_records, sink, on_bytes);
+  const size_t bom = (file.size() >= 3 && std::memcmp(d, "\xEF\xBB\xBF", 3) == 0) ? 3 : 0;
+  ReadReport rep = read_records(d + bom, file.size() - bom, spec.file_path, jsonl, spec, policy, max_records, sink, on_bytes);
   if (on_bytes) on_bytes(static_cast<int64_t>(file.size()));
   return rep;
 }

@@ -213,3 +213,25 @@ TEST(Reader, MaxRecordsStopsEarly) {
   auto c = read_all("tiny_sharegpt", BadRecordPolicy::kFail, nullptr, 2);
   EXPECT_EQ(c.size(), 2u);
 }
+
+TEST(Reader, ByteOrderMarkEmptyFileAndCrlf) {
+  std::string dir = packbench::testing::temp_dir("reader");
+  DatasetSpec s;
+  s.formatting = Formatting::kShareGpt;
+  auto count = [&](const std::string& name, const std::string& body) {
+    std::string path = dir + "/" + name;
+    FILE* f = std::fopen(path.c_str(), "wb");
+    std::fwrite(body.data(), 1, body.size(), f);
+    std::fclose(f);
+    s.file_path = path;
+    int64_t n = 0;
+    read_conversations(s, BadRecordPolicy::kFail, -1, [&](Conversation&&) { ++n; });
+    return n;
+  };
+  const std::string rec = R"({"conversations": [{"from": "human", "value": "a"}, {"from": "gpt", "value": "b"}]})";
+  EXPECT_EQ(count("bom.json", "\xEF\xBB\xBF[" + rec + "," + rec + "]"), 2);
+  EXPECT_EQ(count("bom.jsonl", "\xEF\xBB\xBF" + rec + "\r\n" + rec + "\r\n"), 2);
+  EXPECT_EQ(count("empty.jsonl", ""), 0);
+  EXPECT_EQ(count("blank.jsonl", "\n\n  \n"), 0);
+  EXPECT_EQ(count("empty_array.json", " [ ] "), 0);
+}
