@@ -28,8 +28,10 @@ enum class TruncationRule {
 
 // A template, as LLaMA-Factory's _register_template declares one (efficient_eos is false for
 // every template here, so it is not modelled). Not modelled either: tool descriptions (a
-// conversation's `tools` text is read but not rendered into the system prompt) and
-// LLaMA-Factory >= 0.8's reversed truncation order under mask_history.
+// conversation's `tools` text is read but not rendered into the system prompt), the
+// FunctionFormatter's "Action: name / Action Input: arguments" rendering of function_call turns
+// (their content is rendered as plain text), and LLaMA-Factory >= 0.8's reversed truncation order
+// under mask_history.
 struct ChatTemplate {
   std::string name;
   std::vector<Slot> prefix;       // before everything, always (current LLaMA-Factory's format_prefix)
