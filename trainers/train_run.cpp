@@ -110,6 +110,7 @@ TrainData load_data(const TrainConfig& cfg, Distributed& dist) {
   o.max_samples = cfg.max_samples;
   o.cache_dir = cfg.cache_dir;
   o.show_progress = dist.is_main();
+  o.per_device_batch = cfg.per_device_train_batch_size;
   if (cfg.dataset.empty()) throw Error("training configuration: key 'dataset' (or 'rows_file'): required");
   // Rank 0 tokenizes first (and fills the cache); the others then read the cache.
   data::PreparedData p;
@@ -118,6 +119,9 @@ TrainData load_data(const TrainConfig& cfg, Distributed& dist) {
   if (!dist.is_main()) p = data::prepare_data(o);
   d.train_rows = std::move(p.train_rows);
   d.eval_rows = std::move(p.eval_rows);
+  p.stats.steps_per_epoch = data::steps_per_epoch(static_cast<int64_t>(d.train_rows.size()),
+                                                  cfg.per_device_train_batch_size, dist.world_size(),
+                                                  cfg.gradient_accumulation_steps);
   d.data_stats = p.stats.to_json();
   return d;
 #else
