@@ -39,23 +39,36 @@ Engine::Engine(std::shared_ptr<DecoderBackend> model, std::shared_ptr<const data
 
 Engine::~Engine() = default;
 
+void Engine::check_ids(const std::vector<int32_t>& ids) const {
+  for (int32_t id : ids)
+    if (id < 0 || id >= model_->vocab_size())
+      throw Error("engine: token id " + std::to_string(id) + " is outside the model's vocabulary of " +
+                  std::to_string(model_->vocab_size()) + " (tokenizer and checkpoint do not match)");
+}
+
 std::vector<int32_t> Engine::encode_context(const std::string& context) const {
+  std::vector<int32_t> ids;
   if (template_) {
     data::Conversation conv;
     conv.system = options_.system_prompt;
     conv.messages.push_back({data::Role::kUser, context});
-    return template_->encode_messages(conv).at(0);
+    ids = template_->encode_messages(conv).at(0);
+  } else {
+    if (options_.add_bos)
+      if (auto bos = tok_->bos_id()) ids.push_back(*bos);
+    auto body = tok_->encode(context, false);
+    ids.insert(ids.end(), body.begin(), body.end());
   }
-  std::vector<int32_t> ids;
-  if (options_.add_bos)
-    if (auto bos = tok_->bos_id()) ids.push_back(*bos);
-  auto body = tok_->encode(context, false);
-  ids.insert(ids.end(), body.begin(), body.end());
+  check_ids(ids);
   return ids;
 }
 
 ContinuationTokens Engine::encode_pair(const std::string& context, const std::string& continuation) const {
-  if (template_) return {encode_context(context), tok_->encode(continuation, false)};
+  if (template_) {
+    ContinuationTokens t{encode_context(context), tok_->encode(continuation, false)};
+    check_ids(t.continuation);
+    return t;
+  }
   std::string ctx = context, cont = continuation;
   size_t keep = ctx.size();
   while (keep > 0 && std::isspace(static_cast<unsigned char>(ctx[keep - 1]))) --keep;
@@ -77,10 +90,14 @@ ContinuationTokens Engine::encode_pair(const std::string& context, const std::st
     if (!eos) throw Error("engine: an empty context needs a BOS or EOS token in the tokenizer");
     out.context.push_back(*eos);
     out.continuation = w;
+    check_ids(out.context);
+    check_ids(out.continuation);
     return out;
   }
   const size_t n = std::min(out.context.size(), whole.size());
   out.continuation.assign(whole.begin() + n, whole.end());
+  check_ids(out.context);
+  check_ids(out.continuation);
   return out;
 }
 

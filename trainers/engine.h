@@ -60,6 +60,7 @@ class Engine : public evals::LanguageModel {
   const LoglikelihoodStats& loglikelihood_stats() const { return ll_stats_; }
 
  private:
+  void check_ids(const std::vector<int32_t>& ids) const;  // every id inside the model's vocabulary
   std::shared_ptr<DecoderBackend> model_;
   std::shared_ptr<const data::Tokenizer> tok_;
   EngineOptions options_;

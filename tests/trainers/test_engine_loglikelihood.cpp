@@ -151,4 +151,12 @@ TEST_F(Fixture, EngineSplitsPairsAsLmEvalAndScoresThem) {
   EXPECT_EQ(engine.loglikelihood_stats().distinct_contexts, 1) << "all three share the context";
 }
 
+TEST_F(Fixture, TokenizerLargerThanTheModelIsAClearError) {
+  EngineOptions eo;
+  eo.progress = false;
+  Engine engine(make_llama_backend(tiny_llama(200)), tok, eo);  // BOS and " A" have ids >= 256
+  EXPECT_THROW(engine.loglikelihood({{"Question", " A"}}), pb::Error);
+  EXPECT_THROW(engine.generate_until({{"Question", {}, 4}}), pb::Error);
+}
+
 }  // namespace
