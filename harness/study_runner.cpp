@@ -160,6 +160,7 @@ json StudyRunner::train_config(const Cell& c) const {
   t["model_name_or_path"] = fs::absolute(model_dir(*c.model)).string();
   t["dataset"] = c.dataset->name;
   t["dataset_dir"] = fs::absolute(dataset_dir(*c.dataset)).string();
+  t["tokenizer_dir"] = fs::absolute(c.model->init.empty() ? model_dir(*c.model) : tokenizer_dir()).string();
   t["row_method"] = c.method;
   t["attention"] = config_.attention;
   t["output_dir"] = fs::absolute(fs::path(cell_dir(c)) / "train").string();

@@ -1,5 +1,6 @@
 // `packbench train`: configuration, process group, data, model, training loop, outputs.
 #include "trainers/train_run.h"
+#include "trainers/llama_config.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -96,6 +97,10 @@ TrainData load_data(const TrainConfig& cfg, Distributed& dist) {
   o.dataset = cfg.dataset;
   o.dataset_dir = cfg.dataset_dir;
   o.tokenizer_dir = cfg.tokenizer_dir;
+  // As LLaMA-Factory does, the tokenizer comes with the model unless one is named.
+  if (o.tokenizer_dir.empty() && std::filesystem::exists(std::filesystem::path(cfg.model_name_or_path) / "tokenizer.json")) {
+    o.tokenizer_dir = cfg.model_name_or_path;
+  }
   o.template_name = cfg.template_name;
   o.method = cfg.row_method;
   o.attention = block ? data::AttentionLayout::kBlock : data::AttentionLayout::kCross;
@@ -156,6 +161,22 @@ void run_train_command(const std::string& config_path, const std::vector<std::st
     write_file_atomic(cfg.output_dir + "/train_config.yaml", yaml);
   }
   TrainData data = load_data(cfg, dist);
+  {
+    // A tokenizer that does not belong to the model gives ids past its embedding table.
+    const int64_t vocab = LlamaConfig::load(cfg.model_name_or_path).vocab_size;
+    for (const auto* part : {&data.train_rows, &data.eval_rows}) {
+      for (const auto& r : *part) {
+        for (int32_t id : r.input_ids) {
+          if (id < 0 || id >= vocab) {
+            throw Error(fmt::format("token id {} is outside the model's vocabulary ({} in {}/config.json): is "
+                                    "tokenizer_dir ({}) the model's tokenizer?",
+                                    id, vocab, cfg.model_name_or_path,
+                                    cfg.tokenizer_dir.empty() ? "default" : cfg.tokenizer_dir));
+          }
+        }
+      }
+    }
+  }
   auto model = make_train_model(cfg, device);
   TrainOutcome out = run_training(cfg, *model, data, dist);
   if (dist.is_main()) fmt::print("packbench train: done: {}\n", out.train_results.dump());
