@@ -12,7 +12,7 @@ const std::vector<BenchmarkColumn>& table1_columns() {
   static const std::vector<BenchmarkColumn> cols = {
       {"mmlu", "MMLU (5-shot)", "mmlu", {"acc,none"}},
       {"gsm8k", "GSM8K (4-shot)", "gsm8k", {"exact_match,strict-match", "exact_match,flexible-extract"}},
-      {"math", "MATH (4-shot)", "math", {"exact_match,none", "math_verify,none"}},
+      {"math", "MATH (4-shot)", "math", {"exact_match,none", "math_verify,none"}, {"minerva_math"}},
       {"bbh", "BBH (3-shot)", "bbh", {"exact_match,get-answer", "exact_match,none"}},
       {"ifeval", "IFEval (0-shot)", "ifeval", {"prompt_level_strict_acc,none"}},
       {"humaneval", "HumanEval (0-shot)", "humaneval", {"pass@1,create_test", "pass@1,none"}},
@@ -75,6 +75,7 @@ Table build_table1(const std::vector<CellRecord>& cells) {
     bool complete = true;
     for (const auto& b : table1_columns()) {
       auto v = c->eval_metric(b.task, b.metric_keys);
+      for (size_t a = 0; !v && a < b.task_aliases.size(); ++a) v = c->eval_metric(b.task_aliases[a], b.metric_keys);
       if (v) {
         r.values.push_back(*v * 100.0);
         sum += *v * 100.0;

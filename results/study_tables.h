@@ -15,6 +15,7 @@ struct BenchmarkColumn {
   std::string header;  // "MMLU (5-shot)"
   std::string task;    // task name in eval results
   std::vector<std::string> metric_keys;
+  std::vector<std::string> task_aliases = {};  // other names the task's results may be under
 };
 // The six benchmarks of the paper's Table 1 and the metric each reports.
 const std::vector<BenchmarkColumn>& table1_columns();

@@ -148,3 +148,14 @@ TEST(CellFolders, MissingRequiredFieldIsNamed) {
     EXPECT_NE(std::string(e.what()).find("cell.json"), std::string::npos) << e.what();
   }
 }
+
+// `packbench eval` reports MATH under lm-eval's task name, minerva_math.
+TEST(Tables, MathResultsUnderTheMinervaNameFillTheMathColumn) {
+  auto c = make_cell("tiny", "padding", 0.3);
+  c.evals.erase("math");
+  c.evals["minerva_math"]["exact_match,none"] = 0.125;
+  Table t = build_table1({c});
+  ASSERT_TRUE(t.rows[0].values[2].has_value());
+  EXPECT_NEAR(*t.rows[0].values[2], 12.5, 1e-9);
+  EXPECT_TRUE(t.rows[0].values[6].has_value());
+}
