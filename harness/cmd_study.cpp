@@ -177,10 +177,7 @@ void add_study_commands(CLI::App& app) {
       for (int n : nums) {
         auto t = results::build_table(n, cells);
         for (const auto& f : formats) {
-          std::string text = f == "csv" ? results::to_csv(t) : f == "md" ? results::to_markdown(t)
-                           : f == "html" ? results::to_html(t) : f == "tex" ? results::to_latex(t) : "";
-          if (text.empty()) throw Error("unknown table format '" + f + "': choose csv, md, html, tex");
-          write_file_atomic((fs::path(out) / (t.id + "." + f)).string(), text);
+          write_file_atomic((fs::path(out) / (t.id + "." + f)).string(), results::render(t, f));
         }
         std::cout << results::to_markdown(t) << "\n";
       }

@@ -219,7 +219,7 @@ void StudyRunner::run_cell(const Cell& c, const std::vector<std::string>& stages
     if (stage == "data") {
       std::vector<std::string> argv = {
           self_exe(), "data", "stats", "--dataset", c.dataset->name, "--dataset-dir", train["dataset_dir"].get<std::string>(),
-          "--tokenizer", fs::absolute(c.model->init.empty() ? model_dir(*c.model) : tokenizer_dir()).string(),
+          "--tokenizer", train["tokenizer_dir"].get<std::string>(),
           "--template", train.value("template", "llama3_lf07"), "--method", c.method,
           "--cutoff", std::to_string(int_setting(train, "cutoff_len", 4096)),
           "--global-batch", std::to_string(per_device * accum * world),
@@ -296,13 +296,7 @@ std::string write_tables_from_runs(const std::string& runs_dir, const std::vecto
     results::Table t = results::build_table(n, cells);
     md = results::to_markdown(t);
     for (const auto& f : formats) {
-      std::string text;
-      if (f == "csv") text = results::to_csv(t);
-      else if (f == "md") text = md;
-      else if (f == "html") text = results::to_html(t);
-      else if (f == "tex") text = results::to_latex(t);
-      else throw Error("unknown table format '" + f + "': choose csv, md, html, tex");
-      write_file_atomic((fs::path(out_dir) / (t.id + "." + f)).string(), text);
+      write_file_atomic((fs::path(out_dir) / (t.id + "." + f)).string(), results::render(t, f));
     }
   }
   return md;

@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include "datasets/error.h"
+
 namespace packbench::results {
 
 void Table::compute_deltas() {
@@ -214,6 +216,14 @@ std::string to_latex(const Table& t) {
       });
   out += "\\bottomrule\n\\end{tabular}\n\\caption{" + latex_escape(t.title) + "}\n\\end{table}\n";
   return out;
+}
+
+std::string render(const Table& t, const std::string& format) {
+  if (format == "csv") return to_csv(t);
+  if (format == "md") return to_markdown(t);
+  if (format == "html") return to_html(t);
+  if (format == "tex") return to_latex(t);
+  throw Error("unknown table format '" + format + "': choose csv, md, html, tex");
 }
 
 }  // namespace packbench::results

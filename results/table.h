@@ -41,6 +41,8 @@ std::string to_csv(const Table& t);
 std::string to_markdown(const Table& t);
 std::string to_html(const Table& t);   // a full standalone page; improvements blue, regressions red
 std::string to_latex(const Table& t);
+// The printer for a format name: "csv", "md", "html" or "tex"; anything else is a packbench::Error.
+std::string render(const Table& t, const std::string& format);
 
 // Formats a number with `precision` decimals; "-" for nullopt.
 std::string format_value(const std::optional<double>& v, int precision);

@@ -159,3 +159,10 @@ TEST(Tables, MathResultsUnderTheMinervaNameFillTheMathColumn) {
   EXPECT_NEAR(*t.rows[0].values[2], 12.5, 1e-9);
   EXPECT_TRUE(t.rows[0].values[6].has_value());
 }
+
+TEST(Tables, RenderPicksThePrinterByFormatName) {
+  Table t = build_table3({make_cell("tiny", "padding", 0.5)});
+  EXPECT_EQ(render(t, "csv"), to_csv(t));
+  EXPECT_EQ(render(t, "html"), to_html(t));
+  EXPECT_THROW(render(t, "pdf"), packbench::Error);
+}
