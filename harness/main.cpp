@@ -7,8 +7,14 @@
 
 #include "datasets/error.h"
 #include "harness/commands.h"
+#ifdef PACKBENCH_HAVE_TORCH
+#include "trainers/blas_kernels.h"
+#endif
 
 int main(int argc, char** argv) {
+#ifdef PACKBENCH_HAVE_TORCH
+  packbench::train::ensure_fast_blas_kernels(argv);
+#endif
   CLI::App app{"packbench: padding vs packing for supervised fine-tuning, trained, evaluated and tabled"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "packbench 0.1.0");
