@@ -1,6 +1,8 @@
 // Training step time, tokens/s and MFU of packbench's trainer on mini LLaMA sizes, side by side
 // with the same model, batch and step in PyTorch Python (bench/train_peer/train_peer.py).
 //   build/bench/bench_trainers_step [--benchmark_filter=mini_s]   (PB_BENCH_THREADS=N, default cores)
+//   PB_BENCH_PROFILE=1: also print self time per operator over the timed steps, for both sides
+//   (the profiler's overhead inflates those runs' step times; time without it).
 #include <benchmark/benchmark.h>
 
 #include <fmt/format.h>
@@ -13,6 +15,7 @@
 #include <random>
 #include <thread>
 
+#include "bench/op_profile.h"
 #include "datasets/atomic_file.h"
 #include "trainers/blas_kernels.h"
 #include "trainers/mfu.h"
@@ -91,6 +94,8 @@ void BM_TrainStep(benchmark::State& state) {
   Distributed dist(DistEnv{}, torch::kCPU, std::chrono::milliseconds(10000));
   const GemmCeiling ceiling = gemm_ceiling(torch::kCPU, false);
   std::vector<double> step_seconds;
+  const bool profile = std::getenv("PB_BENCH_PROFILE") != nullptr;
+  bench::OpProfile prof;
   for (auto _ : state) {
     auto last = std::chrono::steady_clock::now();
     TrainHooks hooks;
@@ -99,9 +104,20 @@ void BM_TrainStep(benchmark::State& state) {
     hooks.after_step = [&](int64_t step) {
       const auto now = std::chrono::steady_clock::now();
       if (step > warm) step_seconds.push_back(std::chrono::duration<double>(now - last).count());
-      last = now;
+      if (profile && step == warm) prof.start();
+      last = std::chrono::steady_clock::now();
     };
     run_training(cfg, *model, data, dist, hooks);
+  }
+  if (profile) {
+    const auto rows = prof.stop();
+    double total = 0;
+    for (const auto& r : rows) total += r.self_us;
+    fmt::print(stderr, "packbench {} ({} threads): self time per operator over {} steps, total {:.1f} ms/step\n", s.name,
+               nthreads, steps, total / 1e3 / steps);
+    for (size_t i = 0; i < rows.size() && i < 25; ++i)
+      fmt::print(stderr, "  {:<48} {:8.2f} ms/step {:5.1f}%  {:6} calls\n", rows[i].name, rows[i].self_us / 1e3 / steps,
+                 100.0 * rows[i].self_us / total, rows[i].calls);
   }
   std::sort(step_seconds.begin(), step_seconds.end());
   const double med = step_seconds[step_seconds.size() / 2];
@@ -115,8 +131,9 @@ void BM_TrainStep(benchmark::State& state) {
   // The peer: same shape, batch and step in PyTorch Python, same threads, in this run.
   const std::string cmd = fmt::format(
       "/usr/bin/python3 {}/bench/train_peer/train_peer.py --vocab {} --hidden {} --layers {} --heads {} "
-      "--kv-heads {} --ffn {} --batch {} --seq {} --steps {} --threads {} 2>/dev/null",
-      PB_SOURCE_DIR, s.vocab, s.hidden, s.layers, s.heads, s.kv_heads, s.ffn, s.batch, s.seq, steps, nthreads);
+      "--kv-heads {} --ffn {} --batch {} --seq {} --steps {} --threads {}{}",
+      PB_SOURCE_DIR, s.vocab, s.hidden, s.layers, s.heads, s.kv_heads, s.ffn, s.batch, s.seq, steps, nthreads,
+      profile ? " --profile" : " 2>/dev/null");
   try {
     const auto j = nlohmann::json::parse(run_capture(cmd));
     const double peer = j.at("step_seconds").get<double>();

@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "datasets/error.h"
+#include "trainers/attention_causal.h"
 
 namespace packbench::train {
 namespace {
@@ -69,6 +70,9 @@ struct MaskPlan {
   int64_t past = 0;   // cached slots before this step's tokens
   // kCross: allowed [B,T,S] bool (undefined: plain causal with S == T).
   Tensor allowed;
+  // kCross: every row is real tokens then padding, so causal attention gives the real tokens'
+  // outputs exactly (padding positions differ, and no loss or later token reads them).
+  bool right_padded = false;
   // kBlock: per row, the [begin, end) runs of equal segment id; key_valid [B,T] or undefined.
   std::vector<std::vector<std::pair<int64_t, int64_t>>> segments;
   Tensor key_valid;
@@ -165,7 +169,9 @@ class AttentionImpl : public torch::nn::Module {
       c.v[layer].narrow(2, past, T).copy_(v);
       out = attend(q, c.k[layer].narrow(2, 0, past + T), c.v[layer].narrow(2, 0, past + T), plan.allowed, false);
     } else if (plan.layout == data::AttentionLayout::kBlock) {
-      out = block_attention(q, k, v, plan);
+      return o_proj->forward(block_attention(q, k, v, plan));
+    } else if (use_causal_kernel(q) && (!plan.allowed.defined() || plan.right_padded)) {
+      return o_proj->forward(causal_attention(q, k, v));  // already [B,T,H*d]
     } else {
       out = attend(q, k, v, plan.allowed, /*causal=*/!plan.allowed.defined());
     }
@@ -176,9 +182,20 @@ class AttentionImpl : public torch::nn::Module {
   std::shared_ptr<LinearImpl> q_proj, k_proj, v_proj, o_proj;
 
  private:
+  // The chunked causal kernel (trainers/attention_causal.h) except where LibTorch 2.x on CUDA has
+  // fused attention kernels.
+  static bool use_causal_kernel(const Tensor& q) {
+#if TORCH_VERSION_MAJOR >= 2
+    return !q.is_cuda();
+#else
+    return true;
+#endif
+  }
+
   // Causal attention inside each contiguous segment of each row; no [T,T] mask for the row.
+  // Returns [B,T,H*d].
   Tensor block_attention(const Tensor& q, const Tensor& k, const Tensor& v, const MaskPlan& plan) {
-    const int64_t B = q.size(0);
+    const int64_t B = q.size(0), H = q.size(1), d = q.size(3);
     std::vector<Tensor> rows;
     rows.reserve(B);
     for (int64_t b = 0; b < B; ++b) {
@@ -193,9 +210,13 @@ class AttentionImpl : public torch::nn::Module {
           Tensor kv = plan.key_valid.narrow(0, b, 1).narrow(1, s, len);
           if (!kv.all().item<bool>()) allowed = padded_causal_mask(kv, len, 0);
         }
-        parts.push_back(attend(qs, ks, vs, allowed, !allowed.defined()));
+        if (!allowed.defined() && use_causal_kernel(qs)) {
+          parts.push_back(causal_attention(qs, ks, vs));
+        } else {
+          parts.push_back(attend(qs, ks, vs, allowed, !allowed.defined()).transpose(1, 2).reshape({1, len, H * d}));
+        }
       }
-      rows.push_back(parts.size() == 1 ? parts[0] : torch::cat(parts, 2));
+      rows.push_back(parts.size() == 1 ? parts[0] : torch::cat(parts, 1));
     }
     return B == 1 ? rows[0] : torch::cat(rows, 0);
   }
@@ -418,6 +439,8 @@ torch::Tensor LlamaForCausalLMImpl::forward_hidden(const torch::Tensor& input_id
     plan->key_valid = key_valid;
   } else if (key_valid.defined()) {
     plan->allowed = padded_causal_mask(key_valid, T, 0);
+    Tensor kv = key_valid.to(torch::kLong);
+    plan->right_padded = std::get<0>(kv.cummin(1)).equal(kv);  // no real token after a padding one
   }
 
   // Rotary tables for these positions: [B,1,T,head_dim].

@@ -12,6 +12,7 @@ import argparse
 import json
 import math
 import statistics
+import sys
 import time
 
 import torch
@@ -97,6 +98,7 @@ def main():
     for k, v in (("vocab", 4096), ("hidden", 256), ("layers", 4), ("heads", 4), ("kv-heads", 2),
                  ("ffn", 688), ("batch", 4), ("seq", 256), ("steps", 5), ("threads", 1)):
         ap.add_argument("--" + k, type=int, default=v)
+    ap.add_argument("--profile", action="store_true", help="print self time per operator over the timed steps (stderr)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -111,7 +113,11 @@ def main():
     targets = torch.cat([ids[:, 1:], torch.full((a.batch, 1), -100)], 1)
     targets[:, :8] = -100  # a short untrained prompt
     times = []
+    prof = None
     for step in range(a.steps + 2):
+        if a.profile and step == 2:
+            prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+            prof.__enter__()
         t0 = time.perf_counter()
         n = int((targets != -100).sum())
         logits = model(ids, pos)
@@ -123,6 +129,15 @@ def main():
         float(loss)
         if step >= 2:
             times.append(time.perf_counter() - t0)
+    if prof is not None:
+        prof.__exit__(None, None, None)
+        rows = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+        total = sum(e.self_cpu_time_total for e in rows)
+        print(f"peer ({a.threads} threads): self time per operator over {a.steps} steps, "
+              f"total {total / 1e3 / a.steps:.1f} ms/step", file=sys.stderr)
+        for e in rows[:25]:
+            print(f"  {e.key:<48} {e.self_cpu_time_total / 1e3 / a.steps:8.2f} ms/step "
+                  f"{100.0 * e.self_cpu_time_total / total:5.1f}%  {e.count:6} calls", file=sys.stderr)
     med = statistics.median(times)
     print(json.dumps({"step_seconds": med, "tokens_per_second": a.batch * a.seq / med, "threads": a.threads}))
 
