@@ -9,6 +9,7 @@
 
 #include "datasets/error.h"
 #include "trainers/attention_causal.h"
+#include "trainers/fused_ops.h"
 
 namespace packbench::train {
 namespace {
@@ -48,13 +49,7 @@ class RMSNormImpl : public torch::nn::Module {
   RMSNormImpl(int64_t dim, double eps, const torch::TensorOptions& o) : eps_(eps) {
     weight = register_parameter("weight", torch::ones({dim}, o));
   }
-  Tensor forward(const Tensor& x) {
-    const auto dt = x.scalar_type();
-    Tensor h = x.to(accumulate_dtype(dt));
-    Tensor var = h.pow(2).mean(-1, /*keepdim=*/true);
-    h = h * torch::rsqrt(var + eps_);
-    return weight * h.to(dt);
-  }
+  Tensor forward(const Tensor& x) { return fused_rms_norm(x, weight, eps_); }
   Tensor weight;
 
  private:
@@ -128,17 +123,9 @@ Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& a
   return out.view({B, H, T, d});
 }
 
-// Rotary embedding: x * cos + rotate_half(x) * sin, with cos/sin [B,1,T,d].
-Tensor apply_rope(const Tensor& x, const Tensor& cos, const Tensor& sin) {
-  const int64_t half = x.size(-1) / 2;
-  Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
-  Tensor rot = torch::cat({-x2, x1}, -1);
-  return x * cos + rot * sin;
-}
-
 // Per-forward inputs of every decoder layer.
 struct LayerInputs {
-  Tensor cos, sin;  // [B,1,T,head_dim] in the model dtype
+  Tensor cos, sin;  // [B,T,head_dim] in the model dtype
   std::shared_ptr<MaskPlan> plan;
   KVCache* cache = nullptr;
 };
@@ -155,11 +142,9 @@ class AttentionImpl : public torch::nn::Module {
 
   Tensor forward(const Tensor& x, const LayerInputs& in, int64_t layer) {
     const int64_t B = x.size(0), T = x.size(1);
-    Tensor q = q_proj->forward(x).view({B, T, heads_, head_dim_}).transpose(1, 2);
-    Tensor k = k_proj->forward(x).view({B, T, kv_heads_, head_dim_}).transpose(1, 2);
+    Tensor q = fused_rope(q_proj->forward(x), in.cos, in.sin, heads_);  // [B,H,T,d]
+    Tensor k = fused_rope(k_proj->forward(x), in.cos, in.sin, kv_heads_);
     Tensor v = v_proj->forward(x).view({B, T, kv_heads_, head_dim_}).transpose(1, 2);
-    q = apply_rope(q, in.cos, in.sin);
-    k = apply_rope(k, in.cos, in.sin);
     const MaskPlan& plan = *in.plan;
     Tensor out;
     if (in.cache) {
@@ -232,7 +217,7 @@ class MLPImpl : public torch::nn::Module {
     down_proj = register_module("down_proj", std::make_shared<LinearImpl>(c.intermediate_size, c.hidden_size, o));
   }
   Tensor forward(const Tensor& x) {
-    return down_proj->forward(torch::silu(gate_proj->forward(x)) * up_proj->forward(x));
+    return down_proj->forward(fused_swiglu(gate_proj->forward(x), up_proj->forward(x)));
   }
   std::shared_ptr<LinearImpl> gate_proj, up_proj, down_proj;
 };
@@ -443,11 +428,11 @@ torch::Tensor LlamaForCausalLMImpl::forward_hidden(const torch::Tensor& input_id
     plan->right_padded = std::get<0>(kv.cummin(1)).equal(kv);  // no real token after a padding one
   }
 
-  // Rotary tables for these positions: [B,1,T,head_dim].
+  // Rotary tables for these positions: [B,T,head_dim].
   if (!inv_freq_.defined() || inv_freq_.device() != dev) inv_freq_ = rope_inv_freq(config_).to(dev);
   Tensor pos = attn.position_ids.to(dev, torch::kLong).to(torch::kFloat);
   Tensor freqs = pos.unsqueeze(-1) * inv_freq_.view({1, 1, -1});  // [B,T,d/2]
-  Tensor emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);       // [B,1,T,d]
+  Tensor emb = torch::cat({freqs, freqs}, -1);                    // [B,T,d]
   LayerInputs in{emb.cos().to(dtype), emb.sin().to(dtype), plan, cache};
 
   Tensor h = model_->embed_tokens->forward(ids);
