@@ -87,12 +87,13 @@ class CausalAttentionFunction : public torch::autograd::Function<CausalAttention
       const Tensor qs = saved_q.get(i), p = saved_p.get(i);
       Tensor kc = kk.narrow(1, 0, e), vc = vv.narrow(1, 0, e);
       Tensor doc = dout.narrow(1, c.s, c.len).permute({0, 2, 3, 1, 4}).reshape({B * KV, rep * c.len, d});
-      dv.narrow(1, 0, e).baddbmm_(p.transpose(1, 2), doc);
+      // (bmm then add: an in-place baddbmm_ on these batch-strided views runs one addmm per batch)
+      dv.narrow(1, 0, e).add_(torch::bmm(p.transpose(1, 2), doc));
       Tensor dp = torch::bmm(doc, vc.transpose(1, 2));  // [B*KV, rep*len, e]
       Tensor ds = low_precision(dtype)
           ? at::_softmax_backward_data(dp.to(torch::kFloat), p.to(torch::kFloat), -1, torch::kFloat).to(dtype)
           : at::_softmax_backward_data(dp, p, -1, dtype);
-      dk.narrow(1, 0, e).baddbmm_(ds.transpose(1, 2), qs);
+      dk.narrow(1, 0, e).add_(torch::bmm(ds.transpose(1, 2), qs));
       dq.narrow(3, c.s, c.len).copy_(torch::bmm(ds, kc).view({B, KV, rep, c.len, d}));
     }
     dq.mul_(scale);

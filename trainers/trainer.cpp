@@ -6,13 +6,16 @@
 #include <torch/version.h>
 
 #include <chrono>
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
 #include "datasets/atomic_file.h"
 #include "datasets/error.h"
 #include "datasets/progress.h"
+#include "trainers/adamw_fused.h"
 #include "trainers/checkpoint.h"
 #include "trainers/collate_torch.h"
 #include "trainers/loss.h"
@@ -130,6 +133,7 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
   if (!decay.empty()) groups.emplace_back(decay, make_opts(cfg.weight_decay));
   if (!no_decay.empty()) groups.emplace_back(no_decay, make_opts(0.0));
   torch::optim::AdamW optimizer(groups, torch::optim::AdamWOptions(cfg.learning_rate));
+  const bool fused_optimizer = fused_adamw_applies(optimizer) && std::getenv("PACKBENCH_UNFUSED_OPTIMIZER") == nullptr;
 
   // Step counts as the Hugging Face Trainer computes them.
   const int64_t steps_per_epoch = optimizer_steps_per_epoch(n_train, cfg.per_device_train_batch_size, world, GA);
@@ -333,18 +337,25 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
       throw Error(fmt::format("training stopped at step {} of {}: the loss is {}{}", global_step + 1, total_steps,
                               step_loss, latest.empty() ? std::string() : "; the latest good checkpoint is " + latest));
     }
-    double grad_norm = 0.0;
-    if (cfg.max_grad_norm > 0) {
-      grad_norm = torch::nn::utils::clip_grad_norm_(param_list, cfg.max_grad_norm);
-    } else {
-      double sq = 0;
-      for (auto& g : grads) sq += g.pow(2).sum().item<double>();
-      grad_norm = std::sqrt(sq);
-    }
     const double lr = cfg.learning_rate * lr_multiplier(cfg.lr_scheduler_type, global_step, warmup, total_steps);
     for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-    optimizer.step();
-    optimizer.zero_grad();
+    double grad_norm = 0.0;
+    if (fused_optimizer) {
+      // Norm, clipping scale, AdamW and zeroing in two passes over the gradients.
+      grad_norm = grad_global_norm(param_list);
+      const double clip = cfg.max_grad_norm > 0 ? cfg.max_grad_norm / (grad_norm + 1e-6) : 1.0;
+      fused_adamw_step(optimizer, std::min(1.0, clip));
+    } else {
+      if (cfg.max_grad_norm > 0) {
+        grad_norm = torch::nn::utils::clip_grad_norm_(param_list, cfg.max_grad_norm);
+      } else {
+        double sq = 0;
+        for (auto& g : grads) sq += g.pow(2).sum().item<double>();
+        grad_norm = std::sqrt(sq);
+      }
+      optimizer.step();
+      optimizer.zero_grad();
+    }
     ++global_step;
 
     tr_loss_total += step_loss;

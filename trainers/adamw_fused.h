@@ -1,0 +1,23 @@
+// One pass per parameter for gradient clipping and the AdamW update, over torch::optim::AdamW's
+// own state (so checkpoints and resume are unchanged); CPU float32/float64.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <vector>
+
+namespace packbench::train {
+
+// Whether every parameter of `optimizer` is a CPU float32/float64 tensor (the fused step applies).
+bool fused_adamw_applies(torch::optim::AdamW& optimizer);
+
+// The global L2 norm of the gradients of `params` (undefined gradients count as zero).
+double grad_global_norm(const std::vector<torch::Tensor>& params);
+
+// One AdamW step exactly as torch::optim::AdamW::step computes it (decoupled weight decay, bias
+// corrections, eps added to sqrt(v / bias2)), with every gradient multiplied by `grad_scale` first
+// (the clipping coefficient, or 1), and each gradient zeroed in the same pass (no zero_grad
+// needed afterwards). Parameters without a gradient are skipped, as AdamW skips them.
+void fused_adamw_step(torch::optim::AdamW& optimizer, double grad_scale);
+
+}  // namespace packbench::train
