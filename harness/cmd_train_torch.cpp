@@ -44,10 +44,17 @@ void add_train_commands(CLI::App& app) {
   launch->add_option("--nproc", *nproc, "processes on this machine")->check(CLI::Range(1, 1024));
   launch->add_option("--master-port", *port, "rendezvous port (default: a free one)");
   launch->add_option("--master-addr", *addr, "rendezvous address");
+  // Everything after `--` is the command, in order (CLI11's remaining() lists it reversed).
+  auto command = std::make_shared<std::vector<std::string>>();
+  launch->add_option("command", *command, "the packbench command each rank runs, after --");
   launch->prefix_command();
-  launch->callback([launch, nproc, port, addr] {
-    std::vector<std::string> rest = launch->remaining();
-    if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
+  launch->callback([launch, nproc, port, addr, command] {
+    for (const auto& extra : launch->remaining()) {
+      if (extra != "--")
+        throw Error("launch: put -- before the command's own options (packbench launch --nproc N -- train --config "
+                    "FILE); '" + extra + "' was read as launch's");
+    }
+    const std::vector<std::string>& rest = *command;
     if (rest.empty()) throw Error("launch: nothing to run (use: packbench launch --nproc N -- train --config FILE)");
     std::vector<std::string> argv{self_exe()};
     argv.insert(argv.end(), rest.begin(), rest.end());

@@ -58,11 +58,11 @@ void ensure_fast_blas_kernels(char** argv) {
   const std::string best = best_blas_core_for_cpu();
   if (!blas_core_is_fallback(current, best)) return;
   ::setenv("OPENBLAS_CORETYPE", best.c_str(), 1);
-  std::fprintf(stderr,
-               "packbench: OpenBLAS chose its generic '%s' kernels on this CPU; re-running with "
-               "OPENBLAS_CORETYPE=%s (set OPENBLAS_CORETYPE yourself to choose)\n",
-               current.c_str(), best.c_str());
-  std::fflush(stderr);
+  if (std::getenv("PACKBENCH_VERBOSE") != nullptr) {
+    std::fprintf(stderr, "packbench: OpenBLAS chose its generic '%s' kernels on this CPU; re-running with OPENBLAS_CORETYPE=%s\n",
+                 current.c_str(), best.c_str());
+    std::fflush(stderr);
+  }
   ::execv("/proc/self/exe", argv);
   std::fprintf(stderr, "packbench: could not re-run with OPENBLAS_CORETYPE=%s (%s); continuing with '%s'\n",
                best.c_str(), std::strerror(errno), current.c_str());

@@ -18,7 +18,8 @@ std::string best_blas_core_for_cpu();
 bool blas_core_is_fallback(const std::string& current, const std::string& best);
 
 // Call first thing in main(). When OPENBLAS_CORETYPE is unset and OpenBLAS picked a fallback
-// kernel family for this CPU, sets OPENBLAS_CORETYPE to the best one, says so on stderr, and
+// kernel family for this CPU, sets OPENBLAS_CORETYPE to the best one (saying so on stderr when
+// PACKBENCH_VERBOSE is set; `packbench model info` and train_results.json show the kernels), and
 // re-executes the program with the same arguments (OpenBLAS reads the variable only when it is
 // loaded). Child processes inherit the variable. Returns normally otherwise, or if exec fails.
 void ensure_fast_blas_kernels(char** argv);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "trainers/collate_torch.h"
+#include "trainers/loss.h"
 
 namespace packbench::train {
 
@@ -16,6 +17,9 @@ class CausalLM {
   virtual ~CausalLM() = default;
   // Logits [B, T, vocab] (float32 or bf16) for a collated batch.
   virtual torch::Tensor forward(const Batch& batch) = 0;
+  // Cross-entropy summed over the batch's trainable targets (a float32 scalar). This default
+  // computes logits at every position; a model may compute them only where a target is trained.
+  virtual torch::Tensor loss_sum(const Batch& batch) { return cross_entropy_sum(forward(batch), batch.targets); }
   // Trainable parameters in a fixed order (the same on every rank), with their names.
   virtual std::vector<std::pair<std::string, torch::Tensor>> named_parameters() = 0;
   virtual void train(bool on) = 0;

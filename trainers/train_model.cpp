@@ -8,6 +8,7 @@
 
 #include "datasets/error.h"
 #include "datasets/paths.h"
+#include "datasets/types.h"
 #include "trainers/pretrained.h"
 #include "trainers/safetensors.h"
 
@@ -18,14 +19,28 @@ namespace packbench::train {
 LlamaTrainModel::LlamaTrainModel(LlamaForCausalLM model, std::string tokenizer_dir)
     : model_(std::move(model)), tokenizer_dir_(std::move(tokenizer_dir)) {}
 
-torch::Tensor LlamaTrainModel::forward(const Batch& b) {
+namespace {
+
+AttentionInputs attention_inputs(const Batch& b) {
   AttentionInputs a;
   a.layout = b.layout;
   a.position_ids = b.position_ids;
   // A batch without padding needs no key mask (the model then uses its plain causal path).
   if (b.real_tokens != b.padded_tokens || b.layout == data::AttentionLayout::kBlock) a.attention_mask = b.attention_mask;
   a.segment_ids = b.segment_ids;
-  return model_->forward(b.input_ids, a);
+  return a;
+}
+
+}  // namespace
+
+torch::Tensor LlamaTrainModel::forward(const Batch& b) { return model_->forward(b.input_ids, attention_inputs(b)); }
+
+torch::Tensor LlamaTrainModel::loss_sum(const Batch& b) {
+  torch::Tensor hidden = model_->forward_hidden(b.input_ids, attention_inputs(b));
+  torch::Tensor targets = b.targets.reshape({-1}).to(hidden.device());
+  torch::Tensor rows = (targets != data::kIgnoreIndex).nonzero().reshape({-1});
+  torch::Tensor h = hidden.reshape({-1, hidden.size(-1)}).index_select(0, rows);
+  return cross_entropy_sum(model_->logits_from_hidden(h), targets.index_select(0, rows));
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> LlamaTrainModel::named_parameters() {

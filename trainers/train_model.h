@@ -15,6 +15,9 @@ class LlamaTrainModel : public CausalLM {
   // `save_dtype` is the dtype of save(); checkpoints for resuming use float32 (exact).
   LlamaTrainModel(LlamaForCausalLM model, std::string tokenizer_dir);
   torch::Tensor forward(const Batch& batch) override;
+  // The output head and cross-entropy run only on positions with a trainable target (prompt and
+  // padding positions never reach the [tokens, vocab] logits).
+  torch::Tensor loss_sum(const Batch& batch) override;
   std::vector<std::pair<std::string, torch::Tensor>> named_parameters() override;
   void train(bool on) override { model_->train(on); }
   void set_gradient_checkpointing(bool on) override { model_->set_gradient_checkpointing(on); }

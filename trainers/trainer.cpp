@@ -16,6 +16,7 @@
 #include "datasets/error.h"
 #include "datasets/progress.h"
 #include "trainers/adamw_fused.h"
+#include "trainers/blas_kernels.h"
 #include "trainers/checkpoint.h"
 #include "trainers/collate_torch.h"
 #include "trainers/loss.h"
@@ -249,12 +250,12 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
       Batch b = collate(batch_rows, layout, 8, data.pad_id);
       auto to_dev = [&](torch::Tensor& t) { t = t.to(device); };
       for (auto* t : {&b.input_ids, &b.targets, &b.position_ids, &b.attention_mask, &b.segment_ids}) to_dev(*t);
-      torch::Tensor logits;
+      torch::Tensor loss_sum;
       {
         Autocast ac(autocast);
-        logits = model.forward(b);
+        loss_sum = model.loss_sum(b);
       }
-      const double s = cross_entropy_sum(logits, b.targets).item<double>();
+      const double s = loss_sum.item<double>();
       ce += s;
       tokens += double(b.trainable_tokens);
       if (b.trainable_tokens > 0) weighted_means += s / double(b.trainable_tokens) * double(batch_rows.size());
@@ -315,12 +316,12 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
       for (auto* t : {&b.input_ids, &b.targets, &b.position_ids, &b.attention_mask, &b.segment_ids}) *t = t->to(device);
       const double scale = micro_loss_scale(norm, b.trainable_tokens, global_trainable, GA, world);
       if (scale == 0.0) continue;
-      torch::Tensor logits;
+      torch::Tensor loss_sum;
       {
         Autocast ac(autocast);
-        logits = model.forward(b);
+        loss_sum = model.loss_sum(b);
       }
-      auto loss = cross_entropy_sum(logits, b.targets) * scale;
+      auto loss = loss_sum * scale;
       loss.backward();
       step_loss_local += loss.item<double>();
     }
@@ -431,6 +432,11 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
   results["train_rows_seen"] = rows_seen;
   results["padding_fraction"] = padded_tokens > 0 ? (padded_tokens - real_tokens) / padded_tokens : 0.0;
   results["model_flops"] = model_flops;
+  if (device.is_cpu()) {
+    const std::string blas = blas_core_name();
+    results["blas_kernels"] = blas.empty() ? "not OpenBLAS" : "OpenBLAS " + blas;
+    results["intra_op_threads"] = at::get_num_threads();
+  }
   if (start_step == 0) {
     results["train_tokens_per_second"] = real_tokens / runtime;
     results["train_trainable_tokens_per_second"] = trainable_tokens / runtime;

@@ -61,5 +61,11 @@ TEST(BlasKernelsCli, AnExplicitCoreTypeIsKept) {
   EXPECT_THAT(out, Not(HasSubstr("re-running")));
 }
 
+TEST(BlasKernelsCli, TheReRunIsSilentUnlessVerbose) {
+  std::string out;
+  ASSERT_EQ(testing::run_command("env -u OPENBLAS_CORETYPE -u PACKBENCH_VERBOSE " + testing::packbench_bin() + " --version", &out), 0);
+  EXPECT_EQ(out, "packbench 0.1.0\n");
+}
+
 }  // namespace
 }  // namespace packbench
