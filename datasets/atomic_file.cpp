@@ -1,6 +1,7 @@
 // Crash-safe file writing: write to a temporary name in the same folder, fsync, then rename.
 #include "datasets/atomic_file.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -60,6 +61,32 @@ void write_file_atomic(const std::string& path, std::string_view content) {
   w.write(content);
   w.commit();
 }
+
+namespace {
+
+void fsync_path(const std::string& path, bool directory) {
+  const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) throw Error("cannot open " + path + " to flush it to disk: " + std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) throw Error("cannot flush " + path + " to disk: " + std::strerror(err));
+}
+
+}  // namespace
+
+void fsync_tree(const std::string& dir) {
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->is_regular_file()) fsync_path(it->path().string(), false);
+    else if (it->is_directory()) fsync_path(it->path().string(), true);
+  }
+  if (ec) throw Error("cannot list " + dir + ": " + ec.message());
+  fsync_path(dir, true);
+}
+
+void fsync_dir(const std::string& dir) { fsync_path(dir, true); }
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

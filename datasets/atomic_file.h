@@ -29,6 +29,13 @@ class AtomicFileWriter {
   bool committed_ = false;
 };
 
+// Flushes every regular file under `dir` and the folders themselves to disk (fsync), so that a
+// folder renamed into place afterwards survives a power loss whole. Throws packbench::Error.
+void fsync_tree(const std::string& dir);
+
+// fsync of one folder (after a rename inside it). Throws packbench::Error.
+void fsync_dir(const std::string& dir);
+
 // Reads a whole file; throws packbench::Error naming the path when it cannot.
 std::string read_file(const std::string& path);
 

@@ -27,6 +27,9 @@ class CausalLM {
   virtual void to(torch::Device device) = 0;
   // Writes the model so that load() (and other tools, for LLaMA) can read it back exactly.
   virtual void save(const std::string& dir) = 0;
+  // The weights of a resumable checkpoint: exact (a model that saves in a narrower dtype for
+  // release keeps full precision here).
+  virtual void save_exact(const std::string& dir) { save(dir); }
   virtual void load(const std::string& dir) = 0;
   // Training FLOPs per token for a row of `seq_len` tokens (forward + backward).
   virtual double train_flops_per_token(int64_t seq_len) = 0;

@@ -51,10 +51,11 @@ std::string save_checkpoint(const std::string& output_dir, int64_t step, CausalL
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp);
   try {
-    model.save(tmp);
+    model.save_exact(tmp);
     torch::save(optimizer, tmp + "/optimizer.pt");
     torch::save(at::detail::getDefaultCPUGenerator().get_state(), tmp + "/rng_state.pt");
     write_file_atomic(tmp + "/trainer_state.json", state.dump(2) + "\n");
+    fsync_tree(tmp);  // on disk before it can become the latest checkpoint
   } catch (const c10::Error& e) {
     fs::remove_all(tmp, ec);
     throw Error(fmt::format("{}: cannot write the checkpoint: {}", final_dir, e.what_without_backtrace()));
@@ -64,6 +65,7 @@ std::string save_checkpoint(const std::string& output_dir, int64_t step, CausalL
   }
   if (fs::exists(final_dir)) fs::remove_all(final_dir);
   fs::rename(tmp, final_dir);
+  fsync_dir(output_dir);
   if (save_total_limit > 0) {
     auto all = list_checkpoints(output_dir);
     for (size_t i = 0; i + save_total_limit < all.size(); ++i) fs::remove_all(all[i].second, ec);

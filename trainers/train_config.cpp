@@ -148,6 +148,7 @@ const std::map<std::string, Setter>& setters() {
     i64("save_steps", &TrainConfig::save_steps, 0, kMax);
     i64("save_total_limit", &TrainConfig::save_total_limit, -1, kMax);
     bln("save_final_model", &TrainConfig::save_final_model);
+    choice("save_dtype", &TrainConfig::save_dtype, {"auto", "float32", "bfloat16", "float16"});
     i32("num_threads", &TrainConfig::num_threads, 0, 4096);
     i32("ddp_timeout", &TrainConfig::ddp_timeout, 1, 1 << 24);
     i64("ddp_bucket_size_mb", &TrainConfig::ddp_bucket_size_mb, 1, 1 << 16);
@@ -283,6 +284,7 @@ nlohmann::json TrainConfig::to_json() const {
       {"resume_from_checkpoint", resume_from_checkpoint}, {"logging_steps", logging_steps},
       {"eval_steps", eval_steps}, {"save_steps", save_steps},
       {"save_total_limit", save_total_limit}, {"save_final_model", save_final_model},
+      {"save_dtype", save_dtype},
       {"num_threads", num_threads}, {"ddp_timeout", ddp_timeout},
       {"ddp_bucket_size_mb", ddp_bucket_size_mb}};
 }

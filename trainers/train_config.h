@@ -48,6 +48,9 @@ struct TrainConfig {
   int64_t logging_steps = 10, eval_steps = 0, save_steps = 500;  // 0: never
   int64_t save_total_limit = -1;  // -1: keep all checkpoints
   bool save_final_model = true;
+  // dtype of the final model's safetensors: auto (bfloat16 when bf16 is set, else float32),
+  // float32, bfloat16 or float16. Checkpoints for resuming always keep float32.
+  std::string save_dtype = "auto";
   int num_threads = 0;            // intra-op threads; 0: cores / local world size
   int ddp_timeout = 1800;         // seconds a collective may wait for a peer
   int64_t ddp_bucket_size_mb = 25;

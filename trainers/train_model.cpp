@@ -47,12 +47,16 @@ std::vector<std::pair<std::string, torch::Tensor>> LlamaTrainModel::named_parame
   return model_->hf_named_parameters();
 }
 
-void LlamaTrainModel::save(const std::string& dir) {
+void LlamaTrainModel::save(const std::string& dir) { save_as(dir, save_dtype_); }
+
+void LlamaTrainModel::save_exact(const std::string& dir) { save_as(dir, torch::kFloat32); }
+
+void LlamaTrainModel::save_as(const std::string& dir, torch::Dtype dtype) {
   // save_pretrained replaces its folder: write beside, then move the files in.
   const std::string tmp = fmt::format("{}/.model.tmp-{}", dir, ::getpid());
   fs::create_directories(dir);
   SaveOptions o;
-  o.dtype = save_dtype_;
+  o.dtype = dtype;
   o.tokenizer_dir = tokenizer_dir_;
   save_pretrained(*model_, tmp, o);
   for (const auto& e : fs::directory_iterator(tmp)) fs::rename(e.path(), fs::path(dir) / e.path().filename());
@@ -87,7 +91,8 @@ std::unique_ptr<LlamaTrainModel> make_train_model(const TrainConfig& cfg, torch:
   if (tok.empty()) tok = fs::exists(dir + "/tokenizer.json") ? dir : default_tokenizer_dir();
   if (!fs::exists(tok + "/tokenizer.json")) tok.clear();
   auto model = std::make_unique<LlamaTrainModel>(m, tok);
-  model->set_save_dtype(torch::kFloat32);
+  const std::string sd = cfg.save_dtype == "auto" ? (cfg.bf16 ? "bfloat16" : "float32") : cfg.save_dtype;
+  model->set_save_dtype(sd == "bfloat16" ? torch::kBFloat16 : sd == "float16" ? torch::kFloat16 : torch::kFloat32);
   return model;
 }
 

@@ -24,12 +24,14 @@ class LlamaTrainModel : public CausalLM {
   void to(torch::Device device) override { model_->to(device); }
   // save_pretrained into `dir` (other files in `dir` are kept), weights in save_dtype.
   void save(const std::string& dir) override;
+  void save_exact(const std::string& dir) override;  // float32
   void load(const std::string& dir) override;
   double train_flops_per_token(int64_t seq_len) override;
   void set_save_dtype(torch::Dtype d) { save_dtype_ = d; }
   LlamaForCausalLM& module() { return model_; }
 
  private:
+  void save_as(const std::string& dir, torch::Dtype dtype);
   LlamaForCausalLM model_;
   std::string tokenizer_dir_;
   torch::Dtype save_dtype_ = torch::kFloat32;

@@ -3,12 +3,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cmath>
 #include <filesystem>
 
 #include "datasets/atomic_file.h"
 #include "datasets/error.h"
 #include "tests/trainers/test_train_util.h"
+#include "trainers/distributed.h"
+#include "trainers/train_model.h"
 #include "trainers/train_run.h"
+#include "trainers/trainer.h"
 
 namespace fs = std::filesystem;
 namespace pb = packbench;
@@ -77,4 +82,70 @@ TEST(TrainRun, RowsFileErrorsNameTheLineAndField) {
   const auto rows = read_rows_jsonl(dir + "/ok.jsonl", true);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].position_ids, (std::vector<int32_t>{0, 1, 0, 1}));
+}
+
+namespace {
+
+// The "dtype" fields of a safetensors header.
+std::string safetensors_header(const std::string& path) {
+  const std::string raw = pb::read_file(path);
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(raw[i]);
+  return raw.substr(8, n);
+}
+
+}  // namespace
+
+TEST(TrainRun, SaveDtypeNarrowsTheFinalModelButNotTheCheckpoints) {
+  const std::string dir = pb::testing::temp_dir("train-save-dtype");
+  const std::string rows = write_rows(dir, 16), out = dir + "/run";
+  auto ov = overrides(rows, out);
+  for (const char* o : {"save_dtype=bfloat16", "max_steps=2", "save_steps=1", "val_size=0"}) ov.push_back(o);
+  run_train_command(pb::testing::source_dir() + "/configs/train/tiny_cpu.yaml", ov);
+  const std::string final_header = safetensors_header(out + "/model.safetensors");
+  EXPECT_NE(final_header.find("\"BF16\""), std::string::npos);
+  EXPECT_EQ(final_header.find("\"F32\""), std::string::npos);
+  EXPECT_NE(pb::read_file(out + "/config.json").find("\"torch_dtype\": \"bfloat16\""), std::string::npos);
+  const std::string ckpt_header = safetensors_header(out + "/checkpoint-1/model.safetensors");
+  EXPECT_NE(ckpt_header.find("\"F32\""), std::string::npos);
+  EXPECT_EQ(ckpt_header.find("\"BF16\""), std::string::npos);
+}
+
+TEST(TrainRun, SaveDtypeIsChecked) {
+  const std::string dir = pb::testing::temp_dir("train-save-dtype-bad");
+  const std::string rows = write_rows(dir, 4), out = dir + "/run";
+  auto ov = overrides(rows, out);
+  ov.push_back("save_dtype=int8");
+  try {
+    run_train_command(pb::testing::source_dir() + "/configs/train/tiny_cpu.yaml", ov);
+    ADD_FAILURE() << "expected an error";
+  } catch (const pb::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("save_dtype"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TrainRun, ActivationCheckpointingTrainsTheSameModel) {
+  const std::string dir = pb::testing::temp_dir("train-act-ckpt");
+  TrainData data;
+  data.train_rows = testutil::make_rows(12, 3, 21);
+  std::vector<std::vector<double>> losses;
+  std::vector<torch::Tensor> weights;
+  for (bool ckpt : {false, true}) {
+    TrainConfig cfg = testutil::tiny_config(dir + (ckpt ? "/ckpt" : "/plain"));
+    cfg.gradient_checkpointing = ckpt;
+    cfg.max_steps = 3;
+    auto model = make_train_model(cfg, torch::kCPU);
+    Distributed dist(DistEnv{}, torch::kCPU, std::chrono::milliseconds(10000));
+    TrainHooks hooks;
+    hooks.write_outputs = false;
+    hooks.measure_gemm_ceiling = false;
+    losses.push_back(run_training(cfg, *model, data, dist, hooks).step_losses);
+    weights.push_back(model->named_parameters().front().second.detach().clone());
+  }
+  ASSERT_EQ(losses[0].size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_NEAR(losses[0][i], losses[1][i], 1e-6 * std::abs(losses[0][i])) << "step " << i + 1;
+  EXPECT_LT((weights[0] - weights[1]).abs().max().item<double>(), 1e-6);
+  // It trained: the weights moved away from the initial ones.
+  auto initial = make_train_model(testutil::tiny_config(dir + "/init"), torch::kCPU);
+  EXPECT_GT((weights[0] - initial->named_parameters().front().second).abs().max().item<double>(), 1e-4);
 }
