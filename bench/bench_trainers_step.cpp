@@ -57,7 +57,7 @@ void BM_TrainStep(benchmark::State& state) {
   const Size& s = kSizes[state.range(0)];
   const int nthreads = threads();
   at::set_num_threads(nthreads);
-  const int steps = 5, warm = 2;
+  const int steps = 10, warm = 2;
   // A random-weight model of this size.
   const std::string dir = (fs::temp_directory_path() / fmt::format("pb-bench-{}-{}", s.name, ::getpid())).string();
   fs::create_directories(dir);

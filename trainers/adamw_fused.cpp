@@ -2,9 +2,9 @@
 #include "trainers/adamw_fused.h"
 
 #include <ATen/Parallel.h>
-#include <c10/util/string_utils.h>
 
 #include <cmath>
+#include <sstream>
 
 namespace packbench::train {
 namespace {
@@ -32,6 +32,12 @@ void adamw_range(T* p, T* g, T* m, T* v, int64_t begin, int64_t end, T scale, T 
 }
 
 }  // namespace
+
+std::string adamw_state_key(const torch::Tensor& param) {
+  std::ostringstream key;  // what c10::guts::to_string(p.unsafeGetTensorImpl()) writes
+  key << param.unsafeGetTensorImpl();
+  return key.str();
+}
 
 bool fused_adamw_applies(torch::optim::AdamW& optimizer) {
   for (auto& group : optimizer.param_groups()) {
@@ -73,7 +79,7 @@ void fused_adamw_step(torch::optim::AdamW& optimizer, double grad_scale) {
     auto& o = static_cast<torch::optim::AdamWOptions&>(group.options());
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      const std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      const std::string key = adamw_state_key(p);
       auto it = states.find(key);
       if (it == states.end()) {
         auto st = std::make_unique<torch::optim::AdamWParamState>();

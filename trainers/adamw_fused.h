@@ -4,9 +4,13 @@
 
 #include <torch/torch.h>
 
+#include <string>
 #include <vector>
 
 namespace packbench::train {
+
+// The key torch::optim keeps a parameter's state under (its TensorImpl address, as text).
+std::string adamw_state_key(const torch::Tensor& param);
 
 // Whether every parameter of `optimizer` is a CPU float32/float64 tensor (the fused step applies).
 bool fused_adamw_applies(torch::optim::AdamW& optimizer);

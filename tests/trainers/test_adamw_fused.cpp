@@ -61,9 +61,9 @@ TEST_P(FusedAdamW, MatchesTorchAdamWWithClipping) {
   for (size_t i = 0; i < a.size(); ++i) {
     EXPECT_LT((a[i] - b[i]).abs().max().item<double>(), tol) << "parameter " << i;
     auto& sa = static_cast<torch::optim::AdamWParamState&>(
-        *opt_a->state().at(c10::guts::to_string(a[i].unsafeGetTensorImpl())));
+        *opt_a->state().at(adamw_state_key(a[i])));
     auto& sb = static_cast<torch::optim::AdamWParamState&>(
-        *opt_b->state().at(c10::guts::to_string(b[i].unsafeGetTensorImpl())));
+        *opt_b->state().at(adamw_state_key(b[i])));
     EXPECT_EQ(sa.step(), sb.step());
     EXPECT_LT((sa.exp_avg() - sb.exp_avg()).abs().max().item<double>(), tol);
     EXPECT_LT((sa.exp_avg_sq() - sb.exp_avg_sq()).abs().max().item<double>(), tol);
@@ -90,8 +90,8 @@ TEST(FusedAdamW, StateRoundTripsThroughTorchSave) {
   torch::load(*opt2, path);
   std::filesystem::remove(path);
   for (size_t i = 0; i < a.size(); ++i) {
-    auto& s1 = static_cast<torch::optim::AdamWParamState&>(*opt->state().at(c10::guts::to_string(a[i].unsafeGetTensorImpl())));
-    auto& s2 = static_cast<torch::optim::AdamWParamState&>(*opt2->state().at(c10::guts::to_string(b[i].unsafeGetTensorImpl())));
+    auto& s1 = static_cast<torch::optim::AdamWParamState&>(*opt->state().at(adamw_state_key(a[i])));
+    auto& s2 = static_cast<torch::optim::AdamWParamState&>(*opt2->state().at(adamw_state_key(b[i])));
     EXPECT_EQ(s2.step(), 1);
     EXPECT_TRUE(s1.exp_avg().equal(s2.exp_avg()));
     EXPECT_TRUE(s1.exp_avg_sq().equal(s2.exp_avg_sq()));
@@ -102,6 +102,18 @@ TEST(FusedAdamW, DoesNotApplyToAmsgrad) {
   auto a = make_params(torch::kFloat);
   torch::optim::AdamW opt(a, torch::optim::AdamWOptions(1e-3).amsgrad(true));
   EXPECT_FALSE(fused_adamw_applies(opt));
+}
+
+TEST(FusedAdamW, UsesTheStateTorchAdamWCreated) {  // one state per parameter, whoever stepped first
+  auto a = make_params(torch::kFloat);
+  auto opt = make_opt(a);
+  set_grads(a, 0, 1.0);
+  opt->step();
+  set_grads(a, 1, 1.0);
+  fused_adamw_step(*opt, 1.0);
+  EXPECT_EQ(opt->state().size(), a.size());
+  for (auto& p : a)
+    EXPECT_EQ(static_cast<torch::optim::AdamWParamState&>(*opt->state().at(adamw_state_key(p))).step(), 2);
 }
 
 }  // namespace
