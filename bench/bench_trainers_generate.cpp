@@ -9,7 +9,7 @@
 
 #include <cstdlib>
 
-#include "trainers/blas_kernels.h"
+#include "bench/bench_main.h"
 #include "trainers/engine_llama.h"
 #include "trainers/generate.h"
 #include "trainers/llama_model.h"
@@ -92,12 +92,4 @@ int threads() {
 BENCHMARK(BM_generate_kv_cache)->Args({1, threads()})->Args({4, threads()})->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_generate_recompute)->Args({1, threads()})->Args({4, threads()})->Unit(benchmark::kMillisecond)->Iterations(1);
 
-int main(int argc, char** argv) {
-  packbench::train::ensure_fast_blas_kernels(argv);  // both sides (and the peer) get the same kernels
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("blas_core", packbench::train::blas_core_name());
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return packbench::bench::run_benchmarks(argc, argv); }

@@ -15,9 +15,9 @@
 #include <random>
 #include <thread>
 
+#include "bench/bench_main.h"
 #include "bench/op_profile.h"
 #include "datasets/atomic_file.h"
-#include "trainers/blas_kernels.h"
 #include "trainers/mfu.h"
 #include "trainers/train_model.h"
 #include "trainers/trainer.h"
@@ -149,12 +149,4 @@ void BM_TrainStep(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_TrainStep)->DenseRange(0, 1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
-int main(int argc, char** argv) {
-  packbench::train::ensure_fast_blas_kernels(argv);  // both sides (and the peer) get the same kernels
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("blas_core", packbench::train::blas_core_name());
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return packbench::bench::run_benchmarks(argc, argv); }
