@@ -12,10 +12,14 @@ endfunction()
 # pb_module_tests(LIBS...): every test_*.cpp in the current folder becomes one GoogleTest
 # program. The file name picks the CTest label:
 #   test_slow_*.cpp -> slow, test_real_*.cpp -> real-data, any other test_*.cpp -> fast.
+# Names listed in PB_TORCH_ONLY_TESTS are skipped when PACKBENCH_WITH_TORCH is OFF.
 function(pb_module_tests)
   file(GLOB _tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/test_*.cpp)
   foreach(_src ${_tests})
     get_filename_component(_name ${_src} NAME_WE)
+    if(NOT PACKBENCH_WITH_TORCH AND _name IN_LIST PB_TORCH_ONLY_TESTS)
+      continue()
+    endif()
     get_filename_component(_dir ${CMAKE_CURRENT_SOURCE_DIR} NAME)
     set(_target ${_dir}_${_name})
     if(_name MATCHES "^test_slow_")
