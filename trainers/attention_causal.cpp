@@ -38,7 +38,7 @@ std::vector<Chunk> chunks_of(int64_t T, int64_t c) {
 
 class CausalAttentionFunction : public torch::autograd::Function<CausalAttentionFunction> {
  public:
-  static Tensor forward(AutogradContext* ctx, const Tensor& q, const Tensor& k, const Tensor& v) {
+  static Tensor forward(AutogradContext* ctx, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_valid) {
     const int64_t B = q.size(0), H = q.size(1), T = q.size(2), d = q.size(3), KV = k.size(1), rep = H / KV;
     const double scale = 1.0 / std::sqrt(static_cast<double>(d));
     const auto dtype = q.scalar_type();
@@ -47,6 +47,13 @@ class CausalAttentionFunction : public torch::autograd::Function<CausalAttention
     Tensor out = torch::empty({B, T, KV, rep, d}, q.options());
     c10::List<Tensor> saved_q, saved_p;
     Tensor tri;
+    // Keys that may not be attended to: -inf, added to every query's scores (not the diagonal).
+    Tensor key_bias;
+    if (key_valid.numel() > 0) {
+      key_bias = torch::zeros({B, T}, q.options().dtype(low_precision(dtype) ? torch::kFloat : dtype))
+                     .masked_fill(key_valid.to(q.device(), torch::kBool).logical_not(),
+                                  -std::numeric_limits<double>::infinity());
+    }
     const int64_t chunk = causal_attention_chunk(T);
     for (const Chunk& c : chunks_of(T, chunk)) {
       const int64_t e = c.s + c.len;
@@ -55,6 +62,11 @@ class CausalAttentionFunction : public torch::autograd::Function<CausalAttention
       Tensor scores = torch::bmm(qs, kc.transpose(1, 2));  // [B*KV, rep*len, e]
       if (!tri.defined() || tri.size(0) != c.len) tri = upper_minus_inf(c.len, scores.options());
       scores.view({B * KV, rep, c.len, e}).narrow(3, c.s, c.len).add_(tri);
+      if (key_bias.defined()) {
+        Tensor bias = key_bias.narrow(1, 0, e).unsqueeze(1).repeat({1, c.len, 1});  // [B,len,e]
+        bias.narrow(2, c.s, c.len).diagonal(0, 1, 2).zero_();                      // each query sees itself
+        scores.view({B, KV, rep, c.len, e}).add_(bias.view({B, 1, 1, c.len, e}).to(scores.scalar_type()));
+      }
       Tensor p = low_precision(dtype) ? torch::softmax(scores, -1, torch::kFloat).to(dtype) : torch::softmax(scores, -1);
       Tensor o = torch::bmm(p, vc);  // [B*KV, rep*len, d]
       out.narrow(1, c.s, c.len).permute({0, 2, 3, 1, 4}).copy_(o.view({B, KV, rep, c.len, d}));
@@ -97,7 +109,7 @@ class CausalAttentionFunction : public torch::autograd::Function<CausalAttention
       dq.narrow(3, c.s, c.len).copy_(torch::bmm(ds, kc).view({B, KV, rep, c.len, d}));
     }
     dq.mul_(scale);
-    return {dq.view({B, H, T, d}), dk.view({B, KV, T, d}), dv.view({B, KV, T, d})};
+    return {dq.view({B, H, T, d}), dk.view({B, KV, T, d}), dv.view({B, KV, T, d}), Tensor()};
   }
 };
 
@@ -114,8 +126,11 @@ int64_t causal_attention_chunk(int64_t T) {
   return std::max<int64_t>(64, c);
 }
 
-torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
-  return CausalAttentionFunction::apply(q, k, v);
+torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                               const torch::Tensor& key_valid) {
+  // (an empty tensor stands for "no mask": apply() needs a defined tensor)
+  return CausalAttentionFunction::apply(q, k, v,
+                                        key_valid.defined() ? key_valid : torch::empty({0}, torch::kBool));
 }
 
 }  // namespace packbench::train

@@ -68,6 +68,8 @@ struct MaskPlan {
   // kCross: every row is real tokens then padding, so causal attention gives the real tokens'
   // outputs exactly (padding positions differ, and no loss or later token reads them).
   bool right_padded = false;
+  // A KV-cache prefill (past == 0) with padding: which of its keys are real [B,T] (undefined: all).
+  Tensor prefill_key_valid;
   // kBlock: per row, the [begin, end) runs of equal segment id; key_valid [B,T] or undefined.
   std::vector<std::vector<std::pair<int64_t, int64_t>>> segments;
   Tensor key_valid;
@@ -152,6 +154,9 @@ class AttentionImpl : public torch::nn::Module {
       const int64_t past = plan.past;
       c.k[layer].narrow(2, past, T).copy_(k);
       c.v[layer].narrow(2, past, T).copy_(v);
+      if (past == 0 && use_causal_kernel(q)) {  // a prefill: the chunked kernel with the key mask
+        return o_proj->forward(causal_attention(q, k, v, plan.prefill_key_valid));
+      }
       out = attend(q, c.k[layer].narrow(2, 0, past + T), c.v[layer].narrow(2, 0, past + T), plan.allowed, false);
     } else if (plan.layout == data::AttentionLayout::kBlock) {
       return o_proj->forward(block_attention(q, k, v, plan));
@@ -405,6 +410,7 @@ torch::Tensor LlamaForCausalLMImpl::forward_hidden(const torch::Tensor& input_id
     plan->past = cache->length;
     cache->valid.narrow(1, plan->past, T).copy_(key_valid.defined() ? key_valid : torch::ones({B, T}, cache->valid.options()));
     plan->allowed = padded_causal_mask(cache->valid.narrow(1, 0, plan->past + T), T, plan->past);
+    if (plan->past == 0 && key_valid.defined() && !key_valid.all().item<bool>()) plan->prefill_key_valid = key_valid;
   } else if (attn.layout == data::AttentionLayout::kBlock) {
     if (!attn.segment_ids.defined() || attn.segment_ids.sizes() != input_ids.sizes()) {
       throw Error(std::string(where) + ": the block layout needs segment_ids with the shape of input_ids [B,T]");

@@ -81,6 +81,45 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CausalAttention,
                                   (c.strided ? "strided" : "");
                          });  // default chunking (5 chunks)
 
+// With a key mask: keys marked invalid are seen only by their own query (padded_causal_mask).
+Tensor reference_masked(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& valid) {
+  const int64_t B = q.size(0), H = q.size(1), T = q.size(2), d = q.size(3), rep = H / k.size(1);
+  Tensor ke = k.repeat_interleave(rep, 1), ve = v.repeat_interleave(rep, 1);
+  Tensor s = torch::matmul(q, ke.transpose(-1, -2)) / std::sqrt(double(d));
+  Tensor causal = torch::ones({T, T}, torch::kBool).tril();
+  Tensor self = torch::eye(T, torch::kBool);
+  Tensor allowed = causal.unsqueeze(0) & (valid.unsqueeze(1) | self.unsqueeze(0));  // [B,T,S]
+  s = s.masked_fill(allowed.unsqueeze(1).logical_not(), -std::numeric_limits<double>::infinity());
+  return torch::matmul(torch::softmax(s, -1), ve).transpose(1, 2).reshape({B, T, H * d});
+}
+
+TEST(CausalAttention, KeyMaskMatchesPaddedCausalMaskForwardAndBackward) {
+  ::setenv("PACKBENCH_ATTENTION_CHUNK", "6", 1);
+  torch::manual_seed(11);
+  const int64_t B = 3, H = 4, KV = 2, T = 23, d = 8;
+  auto o = torch::TensorOptions().dtype(torch::kDouble);
+  Tensor valid = torch::ones({B, T}, torch::kBool);
+  valid[0].narrow(0, 0, 9).fill_(false);   // left padding across a chunk boundary
+  valid[2].narrow(0, 15, 8).fill_(false);  // right padding
+  Tensor q = torch::randn({B, H, T, d}, o), k = torch::randn({B, KV, T, d}, o), v = torch::randn({B, KV, T, d}, o);
+  Tensor q1 = q.clone().requires_grad_(true), k1 = k.clone().requires_grad_(true), v1 = v.clone().requires_grad_(true);
+  Tensor q2 = q.clone().requires_grad_(true), k2 = k.clone().requires_grad_(true), v2 = v.clone().requires_grad_(true);
+  Tensor got = causal_attention(q1, k1, v1, valid);
+  ::unsetenv("PACKBENCH_ATTENTION_CHUNK");
+  Tensor want = reference_masked(q2, k2, v2, valid);
+  ASSERT_FALSE(got.isnan().any().item<bool>());
+  EXPECT_LT((got - want).abs().max().item<double>(), 1e-12);
+  Tensor g = torch::randn(want.sizes(), o);
+  (got * g).sum().backward();
+  (want * g).sum().backward();
+  EXPECT_LT((q1.grad() - q2.grad()).abs().max().item<double>(), 1e-12);
+  EXPECT_LT((k1.grad() - k2.grad()).abs().max().item<double>(), 1e-12);
+  EXPECT_LT((v1.grad() - v2.grad()).abs().max().item<double>(), 1e-12);
+  // The mask matters: without it row 0's real queries would read its padding keys.
+  Tensor unmasked = causal_attention(q, k, v);
+  EXPECT_GT((unmasked[0] - want[0]).abs().max().item<double>(), 1e-3);
+}
+
 TEST(CausalAttentionChunk, AboutEightChunksForLongRowsAndOneForShortOnes) {
   EXPECT_EQ(causal_attention_chunk(100), 100);
   EXPECT_EQ(causal_attention_chunk(512), 64);
