@@ -13,7 +13,7 @@ const std::string& embedded_mini_config() {
   // Two tiny LLaMA models stand in for 8B and 70B; two synthetic SFT sets of different size and
   // turn structure stand in for the paper's datasets. Measured on 2 cores: `make reproduce TABLE=3`
   // (data + training of all 12 cells) took 3 min; evaluating one mini-s cell on all six
-  // benchmarks at this limit took 2.5 min, so TABLE=1 takes roughly 35-40 min.
+  // benchmarks at this limit took 1 min (mini-m longer), so TABLE=1 takes roughly 15-20 min.
   static const std::string text = R"(# packbench embedded mini study: the paper's design at CPU scale.
 name: mini
 out: runs/mini
