@@ -26,6 +26,33 @@ Tensor reference(const Tensor& q, const Tensor& k, const Tensor& v) {
   return torch::matmul(torch::softmax(s, -1), ve).transpose(1, 2).reshape({B, T, H * d});
 }
 
+// Runs the kernel (chunk length `chunk`, 0 = default) and `want_fn` on separate leaf copies of
+// q, k, v, backpropagates one random cotangent through both, and compares outputs and gradients.
+// Returns the kernel's gradients of (q, k, v).
+template <typename Want>
+std::vector<Tensor> expect_matches(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& valid, int64_t chunk,
+                                   Want want_fn) {
+  if (chunk > 0) ::setenv("PACKBENCH_ATTENTION_CHUNK", std::to_string(chunk).c_str(), 1);
+  std::vector<Tensor> a, b;
+  for (const Tensor& t : {q, k, v}) {
+    a.push_back(t.detach().clone().requires_grad_(true));
+    b.push_back(t.detach().clone().requires_grad_(true));
+  }
+  Tensor got = causal_attention(a[0], a[1], a[2], valid);
+  ::unsetenv("PACKBENCH_ATTENTION_CHUNK");
+  Tensor want = want_fn(b[0], b[1], b[2]);
+  EXPECT_EQ(got.sizes(), want.sizes());
+  EXPECT_FALSE(got.isnan().any().item<bool>());
+  EXPECT_LT((got - want).abs().max().item<double>(), 1e-12);
+  Tensor g = torch::randn(want.sizes(), want.options());
+  (got * g).sum().backward();
+  (want * g).sum().backward();
+  const char* names[] = {"q", "k", "v"};
+  for (int i = 0; i < 3; ++i)
+    EXPECT_LT((a[i].grad() - b[i].grad()).abs().max().item<double>(), 1e-12) << "gradient of " << names[i];
+  return {a[0].grad(), a[1].grad(), a[2].grad()};
+}
+
 struct Case {
   int64_t B, H, KV, T, d, chunk;  // chunk 0: the kernel's default
   bool strided;
@@ -35,7 +62,6 @@ class CausalAttention : public ::testing::TestWithParam<Case> {};
 
 TEST_P(CausalAttention, MatchesMaskedSoftmaxForwardAndBackward) {
   const Case c = GetParam();
-  if (c.chunk > 0) ::setenv("PACKBENCH_ATTENTION_CHUNK", std::to_string(c.chunk).c_str(), 1);
   torch::manual_seed(7);
   auto o = torch::TensorOptions().dtype(torch::kDouble);
   Tensor q, k, v;
@@ -48,24 +74,10 @@ TEST_P(CausalAttention, MatchesMaskedSoftmaxForwardAndBackward) {
     k = torch::randn({c.B, c.KV, c.T, c.d}, o);
     v = torch::randn({c.B, c.KV, c.T, c.d}, o);
   }
-  Tensor q1 = q.detach().clone().requires_grad_(true), k1 = k.detach().clone().requires_grad_(true),
-         v1 = v.detach().clone().requires_grad_(true);
-  Tensor q2 = q.detach().clone().requires_grad_(true), k2 = k.detach().clone().requires_grad_(true),
-         v2 = v.detach().clone().requires_grad_(true);
-  Tensor got = causal_attention(q1, k1, v1);
-  Tensor want = reference(q2, k2, v2);
-  ::unsetenv("PACKBENCH_ATTENTION_CHUNK");
-  ASSERT_EQ(got.sizes(), want.sizes());
-  EXPECT_LT((got - want).abs().max().item<double>(), 1e-12);
-  Tensor g = torch::randn(want.sizes(), o);
-  (got * g).sum().backward();
-  (want * g).sum().backward();
-  EXPECT_LT((q1.grad() - q2.grad()).abs().max().item<double>(), 1e-12);
-  EXPECT_LT((k1.grad() - k2.grad()).abs().max().item<double>(), 1e-12);
-  EXPECT_LT((v1.grad() - v2.grad()).abs().max().item<double>(), 1e-12);
+  const auto grads = expect_matches(q, k, v, Tensor(), c.chunk, reference);
   // The gradients are not trivially zero (k's is for a single token: softmax over one key).
-  EXPECT_GT(v1.grad().abs().sum().item<double>(), 1.0);
-  if (c.T > 1) EXPECT_GT(k1.grad().abs().sum().item<double>(), 1e-3);
+  EXPECT_GT(grads[2].abs().sum().item<double>(), 1.0);
+  if (c.T > 1) EXPECT_GT(grads[1].abs().sum().item<double>(), 1e-3);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, CausalAttention,
@@ -94,7 +106,6 @@ Tensor reference_masked(const Tensor& q, const Tensor& k, const Tensor& v, const
 }
 
 TEST(CausalAttention, KeyMaskMatchesPaddedCausalMaskForwardAndBackward) {
-  ::setenv("PACKBENCH_ATTENTION_CHUNK", "6", 1);
   torch::manual_seed(11);
   const int64_t B = 3, H = 4, KV = 2, T = 23, d = 8;
   auto o = torch::TensorOptions().dtype(torch::kDouble);
@@ -102,19 +113,10 @@ TEST(CausalAttention, KeyMaskMatchesPaddedCausalMaskForwardAndBackward) {
   valid[0].narrow(0, 0, 9).fill_(false);   // left padding across a chunk boundary
   valid[2].narrow(0, 15, 8).fill_(false);  // right padding
   Tensor q = torch::randn({B, H, T, d}, o), k = torch::randn({B, KV, T, d}, o), v = torch::randn({B, KV, T, d}, o);
-  Tensor q1 = q.clone().requires_grad_(true), k1 = k.clone().requires_grad_(true), v1 = v.clone().requires_grad_(true);
-  Tensor q2 = q.clone().requires_grad_(true), k2 = k.clone().requires_grad_(true), v2 = v.clone().requires_grad_(true);
-  Tensor got = causal_attention(q1, k1, v1, valid);
-  ::unsetenv("PACKBENCH_ATTENTION_CHUNK");
-  Tensor want = reference_masked(q2, k2, v2, valid);
-  ASSERT_FALSE(got.isnan().any().item<bool>());
-  EXPECT_LT((got - want).abs().max().item<double>(), 1e-12);
-  Tensor g = torch::randn(want.sizes(), o);
-  (got * g).sum().backward();
-  (want * g).sum().backward();
-  EXPECT_LT((q1.grad() - q2.grad()).abs().max().item<double>(), 1e-12);
-  EXPECT_LT((k1.grad() - k2.grad()).abs().max().item<double>(), 1e-12);
-  EXPECT_LT((v1.grad() - v2.grad()).abs().max().item<double>(), 1e-12);
+  expect_matches(q, k, v, valid, 6, [&](const Tensor& q2, const Tensor& k2, const Tensor& v2) {
+    return reference_masked(q2, k2, v2, valid);
+  });
+  Tensor want = reference_masked(q, k, v, valid);
   // The mask matters: without it row 0's real queries would read its padding keys.
   Tensor unmasked = causal_attention(q, k, v);
   EXPECT_GT((unmasked[0] - want[0]).abs().max().item<double>(), 1e-3);
