@@ -12,8 +12,8 @@ using nlohmann::json;
 const std::string& embedded_mini_config() {
   // Two tiny LLaMA models stand in for 8B and 70B; two synthetic SFT sets of different size and
   // turn structure stand in for the paper's datasets. Measured on 2 cores: `make reproduce TABLE=3`
-  // (data + training of all 12 cells) took 3 min; evaluating one mini-s cell on all six
-  // benchmarks at this limit took 1 min (mini-m longer), so TABLE=1 takes roughly 15-20 min.
+  // (data + training of all 12 cells) took 3 min; evaluating a cell on all six benchmarks at
+  // this limit took about 1 min (mini-s) or 4 min (mini-m), so TABLE=1 takes about 32 min.
   static const std::string text = R"(# packbench embedded mini study: the paper's design at CPU scale.
 name: mini
 out: runs/mini
