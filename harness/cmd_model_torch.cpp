@@ -120,9 +120,8 @@ void run_info(const std::string& dir) {
   std::string eos;
   for (int64_t e : c.eos_token_ids) eos += (eos.empty() ? "" : ",") + std::to_string(e);
   fmt::print("special ids   bos {}, eos {}\n", c.bos_token_id ? std::to_string(*c.bos_token_id) : "none", eos.empty() ? "none" : eos);
-  const std::string blas = train::blas_core_name();
   fmt::print("compute       {}; BLAS kernels {}\n", torch::cuda::is_available() ? "CUDA" : "CPU",
-             blas.empty() ? "not OpenBLAS" : "OpenBLAS " + blas);
+             train::blas_kernels_description());
 }
 
 void run_logits(const std::string& dir, const std::string& ids_text, const std::string& dtype, const std::string& device,

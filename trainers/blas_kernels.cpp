@@ -21,6 +21,11 @@ std::string blas_core_name() {
   return name ? std::string(name) : std::string();
 }
 
+std::string blas_kernels_description() {
+  const std::string name = blas_core_name();
+  return name.empty() ? "not OpenBLAS" : "OpenBLAS " + name;
+}
+
 std::string best_blas_core_for_cpu() {
 #if defined(__x86_64__) && defined(__GNUC__)
   __builtin_cpu_init();

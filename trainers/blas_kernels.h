@@ -10,6 +10,9 @@ namespace packbench::train {
 // or "" when the BLAS in use is not OpenBLAS.
 std::string blas_core_name();
 
+// What the run's BLAS is, for people: "OpenBLAS Cooperlake" or "not OpenBLAS".
+std::string blas_kernels_description();
+
 // The best OpenBLAS kernel family this CPU can run ("Cooperlake", "SkylakeX", "Haswell"), or ""
 // when there is nothing better than OpenBLAS's own choice to suggest.
 std::string best_blas_core_for_cpu();

@@ -23,8 +23,6 @@ bool fast_path(const Tensor& t) {
   return t.device().is_cpu() && (t.scalar_type() == torch::kFloat || t.scalar_type() == torch::kDouble);
 }
 
-// Reductions and normalisation in float32 (float64 for a float64 model), as Hugging Face does.
-torch::ScalarType accumulate_dtype(torch::ScalarType t) { return t == torch::kDouble ? torch::kDouble : torch::kFloat; }
 
 // ---------------------------------------------------------------------------------------------
 // RMSNorm
@@ -230,6 +228,8 @@ class SwiGLUFunction : public torch::autograd::Function<SwiGLUFunction> {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
+
+torch::ScalarType accumulate_dtype(torch::ScalarType t) { return t == torch::kDouble ? torch::kDouble : torch::kFloat; }
 
 Tensor reference_rms_norm(const Tensor& x, const Tensor& weight, double eps) {
   const auto dt = x.scalar_type();

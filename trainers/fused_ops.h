@@ -6,6 +6,10 @@
 
 namespace packbench::train {
 
+// The dtype reductions (RMSNorm variance, softmax) run in: float32, or float64 for a float64
+// model (finite-difference checks), as Hugging Face runs them.
+torch::ScalarType accumulate_dtype(torch::ScalarType t);
+
 // weight * x / sqrt(mean(x^2) + eps) over the last dimension, as Hugging Face's LlamaRMSNorm.
 torch::Tensor fused_rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
 

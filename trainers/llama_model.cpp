@@ -17,9 +17,6 @@ namespace {
 using torch::Tensor;
 namespace F = torch::nn::functional;
 
-// Reductions (RMSNorm variance, softmax) run in float32 as Hugging Face runs them; a float64
-// model (finite-difference checks) keeps float64.
-torch::ScalarType accumulate_dtype(torch::ScalarType t) { return t == torch::kDouble ? torch::kDouble : torch::kFloat; }
 
 // ---------------------------------------------------------------------------------------------
 // Leaf modules (parameters named as Hugging Face names them)

@@ -92,7 +92,7 @@ std::unique_ptr<LlamaTrainModel> make_train_model(const TrainConfig& cfg, torch:
   if (!fs::exists(tok + "/tokenizer.json")) tok.clear();
   auto model = std::make_unique<LlamaTrainModel>(m, tok);
   const std::string sd = cfg.save_dtype == "auto" ? (cfg.bf16 ? "bfloat16" : "float32") : cfg.save_dtype;
-  model->set_save_dtype(sd == "bfloat16" ? torch::kBFloat16 : sd == "float16" ? torch::kFloat16 : torch::kFloat32);
+  model->set_save_dtype(dtype_from_name(sd));
   return model;
 }
 

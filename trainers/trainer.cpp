@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 #include <torch/version.h>
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -433,8 +433,7 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
   results["padding_fraction"] = padded_tokens > 0 ? (padded_tokens - real_tokens) / padded_tokens : 0.0;
   results["model_flops"] = model_flops;
   if (device.is_cpu()) {
-    const std::string blas = blas_core_name();
-    results["blas_kernels"] = blas.empty() ? "not OpenBLAS" : "OpenBLAS " + blas;
+    results["blas_kernels"] = blas_kernels_description();
     results["intra_op_threads"] = at::get_num_threads();
   }
   if (start_step == 0) {
