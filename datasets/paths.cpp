@@ -23,6 +23,21 @@ std::string default_tokenizer_dir() {
   return cache_dir() + "/tokenizers/llama3";
 }
 
+std::string venv_dir() {
+  if (auto v = env_or_empty("PACKBENCH_VENV"); !v.empty()) return v;
+  return cache_dir() + "/venv";
+}
+
+std::string venv_python() {
+  std::string py = venv_dir() + "/bin/python";
+  return std::filesystem::exists(py) ? py : std::string();
+}
+
+std::string smollm2_gguf() {
+  std::string f = cache_dir() + "/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
+  return std::filesystem::exists(f) ? f : std::string();
+}
+
 std::string shared_benchmarks_dir(const std::string& source_dir) {
   namespace fs = std::filesystem;
   if (auto v = env_or_empty("PACKBENCH_SHARED"); !v.empty()) {

@@ -25,6 +25,8 @@ std::string llama3_tokenizer_dir() {
   return fs::exists(fs::path(d) / "tokenizer.json") ? d : std::string();
 }
 
+std::string venv_python() { return packbench::venv_python(); }
+
 namespace {
 std::mutex g_mu;
 std::vector<fs::path>& temp_dirs() {

@@ -13,6 +13,8 @@ std::string packbench_bin();  // <build>/bin/packbench
 std::string shared_benchmarks();
 // The LLaMA-3 tokenizer folder from scripts/setup.sh, or "" when it is missing.
 std::string llama3_tokenizer_dir();
+// The pinned Python of scripts/setup.sh's virtual environment, or "" when it is missing.
+std::string venv_python();
 // A fresh empty temporary folder, removed at process exit.
 std::string temp_dir(const std::string& tag);
 // Runs a shell command, returns its exit status; stdout+stderr go to *output when given.
@@ -28,3 +30,7 @@ int run_command(const std::string& cmd, std::string* output = nullptr);
 #define PB_REQUIRE_LLAMA3(var)                                                        \
   const std::string var = ::packbench::testing::llama3_tokenizer_dir();               \
   if (var.empty()) GTEST_SKIP() << "LLaMA-3 tokenizer not found: run scripts/setup.sh"
+// Skips the current test with a message when setup's Python environment is absent.
+#define PB_REQUIRE_VENV(var)                                                          \
+  const std::string var = ::packbench::testing::venv_python();                        \
+  if (var.empty()) GTEST_SKIP() << "packbench's Python environment not found: run scripts/setup.sh"
