@@ -83,9 +83,17 @@ uint64_t cache_key(const std::vector<DatasetSpec>& specs, const std::string& tok
                    const DataOptions& o) {
   std::string k = "packbench-token-cache-v1|" + template_fingerprint(t) + "|" + o.on_bad_record + "|" +
                   std::to_string(o.max_samples);
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json"}) {
-    std::string p = tokenizer_dir + "/" + f;
-    k += "|" + std::string(f) + ":" + (std::filesystem::exists(p) ? hex64(hash_file(p)) : "-");
+  // The files Tokenizer::load reads for this path: a folder's two files, or a tokenizer file (and
+  // the config beside it when the file is a tokenizer.json).
+  namespace fs = std::filesystem;
+  const bool is_file = fs::is_regular_file(tokenizer_dir);
+  const fs::path dir = is_file ? fs::path(tokenizer_dir).parent_path() : fs::path(tokenizer_dir);
+  const bool with_config = !is_file || fs::path(tokenizer_dir).filename() == "tokenizer.json";
+  const std::string json_file = is_file ? tokenizer_dir : (dir / "tokenizer.json").string();
+  const std::string config_file = with_config ? (dir / "tokenizer_config.json").string() : "";
+  for (const auto& [f, p] : {std::pair<const char*, std::string>{"tokenizer.json", json_file},
+                             {"tokenizer_config.json", config_file}}) {
+    k += "|" + std::string(f) + ":" + (!p.empty() && fs::exists(p) ? hex64(hash_file(p)) : "-");
   }
   for (const auto& s : specs) {
     k += "|" + s.name + ":" + hex64(hash_file(s.file_path)) + ":" + std::to_string(int(s.formatting));
@@ -185,7 +193,7 @@ PreparedData prepare_data(const DataOptions& o) {
     counts = cache->counts();
     out.stats.cache_hit = true;
   } else {
-    auto tokenizer = o.tokenizer ? o.tokenizer : Tokenizer::from_dir(tok_dir);
+    auto tokenizer = o.tokenizer ? o.tokenizer : Tokenizer::load(tok_dir);
     TemplateEncoder enc(tmpl, tokenizer);
     counts = tokenize_datasets(specs, enc, o, store);
     if (o.use_cache) {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <unordered_map>
@@ -594,6 +595,24 @@ std::shared_ptr<const Tokenizer> Tokenizer::from_dir(const std::string& dir) {
   std::string config;
   if (std::ifstream(cj).good()) config = read_file(cj);
   return std::make_shared<BpeTokenizer>(read_file(tj), config, tj, cj);
+}
+
+std::shared_ptr<const Tokenizer> Tokenizer::load(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    if (!fs::exists(fs::path(path) / "tokenizer.json"))
+      throw Error(path + ": no tokenizer.json in this folder (a tokenizer is a folder holding tokenizer.json, or the file)");
+    return from_dir(path);
+  }
+  if (fs::is_regular_file(path, ec)) {
+    // A tokenizer.json beside its tokenizer_config.json loads both.
+    const fs::path p(path);
+    const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+    if (p.filename() == "tokenizer.json" && fs::exists(dir / "tokenizer_config.json")) return from_dir(dir.string());
+    return from_file(path);
+  }
+  throw Error(path + ": no tokenizer here (expected a folder holding tokenizer.json, or the file itself)");
 }
 
 }  // namespace packbench::data

@@ -17,6 +17,10 @@ class Tokenizer {
   // Throws packbench::Error naming the file and field on anything malformed.
   static std::shared_ptr<const Tokenizer> from_dir(const std::string& dir);
   static std::shared_ptr<const Tokenizer> from_file(const std::string& tokenizer_json);
+  // What every `--tokenizer` / `tokenizer_dir` takes: a folder (as from_dir), or a tokenizer.json
+  // file (with the tokenizer_config.json beside it when there is one). Throws naming the path
+  // when it is neither.
+  static std::shared_ptr<const Tokenizer> load(const std::string& path);
   // From the text of tokenizer.json (and optionally tokenizer_config.json; "" when absent).
   // `name` stands for the file in error messages.
   static std::shared_ptr<const Tokenizer> from_json(std::string_view tokenizer_json,

@@ -75,7 +75,7 @@ void add_data_commands(CLI::App& app) {
   auto& o = args->opt;
   stats->add_option("--dataset", o.dataset, "dataset name(s) in dataset_info.json (comma-separated)")->required();
   stats->add_option("--dataset-dir", o.dataset_dir, "folder holding dataset_info.json")->default_val(".");
-  stats->add_option("--tokenizer", o.tokenizer_dir, "folder with tokenizer.json (default: the LLaMA-3 cache)");
+  stats->add_option("--tokenizer", o.tokenizer_dir, "folder holding tokenizer.json, or the file (default: the LLaMA-3 cache)");
   stats->add_option("--template", o.template_name, "chat template: llama3_lf07 | llama3 | llama2 | chatml | alpaca")
       ->default_val("llama3_lf07");
   stats->add_option("--method", o.method, "padding | random | greedy | bfd")->required();

@@ -27,19 +27,6 @@ struct TokenizeOptions {
   bool add_special_tokens = false;
 };
 
-std::shared_ptr<const data::Tokenizer> load_tokenizer(const std::string& path) {
-  namespace fs = std::filesystem;
-  if (fs::is_directory(path)) return data::Tokenizer::from_dir(path);
-  if (fs::is_regular_file(path)) {
-    // A tokenizer.json next to its tokenizer_config.json loads both.
-    fs::path p(path);
-    if (p.filename() == "tokenizer.json" && fs::exists(p.parent_path() / "tokenizer_config.json"))
-      return data::Tokenizer::from_dir(p.parent_path().empty() ? "." : p.parent_path().string());
-    return data::Tokenizer::from_file(path);
-  }
-  throw Error(path + ": no tokenizer here (expected a folder with tokenizer.json, or the file itself)");
-}
-
 // One input line to one output line: the line itself with ,"ids":[...] spliced in before its
 // closing brace (keys and formatting kept), or re-serialized when it already has "ids".
 // Blank lines produce nothing. Throws a message (without the line number) on bad input.
@@ -79,7 +66,7 @@ bool tokenize_line(const data::Tokenizer& tok, const std::string& line, bool add
 }
 
 void run_tokenize(const TokenizeOptions& o) {
-  auto tok = load_tokenizer(o.tokenizer);
+  auto tok = data::Tokenizer::load(o.tokenizer);
   std::ifstream file_in;
   std::istream* in = &std::cin;
   const std::string in_name = o.input.empty() || o.input == "-" ? "<stdin>" : o.input;

@@ -88,7 +88,7 @@ void run_eval(const EvalArgs& a) {
 
   std::string tok_dir = a.tokenizer;
   if (tok_dir.empty()) tok_dir = fs::exists(ckpt / "tokenizer.json") ? ckpt.string() : default_tokenizer_dir();
-  auto tok = data::Tokenizer::from_dir(tok_dir);
+  auto tok = data::Tokenizer::load(tok_dir);
 
   fmt::print(stderr, "eval: loading {} ({}, {})\n", a.checkpoint, dtype_name, device.str());
   auto model = train::load_pretrained(a.checkpoint, dtype, device);

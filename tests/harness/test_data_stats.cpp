@@ -81,3 +81,22 @@ TEST(DataStats, ProgressGoesToStderr) {
   ASSERT_EQ(rc, 0);
   EXPECT_NO_THROW(nlohmann::json::parse(out)) << out;
 }
+
+// --tokenizer takes the folder or its tokenizer.json, with the same result; a missing path or a
+// folder without tokenizer.json is a clear error naming it.
+TEST(DataStats, TokenizerIsAFolderOrItsFile) {
+  PB_REQUIRE_LLAMA3(tok);
+  const std::string args = " --dataset tiny_sharegpt --method greedy --cutoff 32 --global-batch 4 --per-device-batch 1 --json";
+  std::string by_dir, by_file;
+  ASSERT_EQ(run_quiet(base_cmd(tok, packbench::testing::temp_dir("stats-dir")) + args, &by_dir), 0) << by_dir;
+  ASSERT_EQ(run_quiet(base_cmd(tok + "/tokenizer.json", packbench::testing::temp_dir("stats-file")) + args, &by_file), 0)
+      << by_file;
+  EXPECT_EQ(nlohmann::json::parse(by_dir)["tokens"], nlohmann::json::parse(by_file)["tokens"]);
+  const std::string empty = packbench::testing::temp_dir("stats-empty");
+  std::string out;
+  EXPECT_NE(run_command(base_cmd(empty, empty) + args, &out), 0);
+  EXPECT_NE(out.find(empty + ": no tokenizer.json"), std::string::npos) << out;
+  out.clear();
+  EXPECT_NE(run_command(base_cmd(empty + "/nope.json", empty) + args, &out), 0);
+  EXPECT_NE(out.find("nope.json: no tokenizer here"), std::string::npos) << out;
+}
