@@ -446,7 +446,12 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
       results["mfu"] = model_flops / runtime / (ceiling.flops_per_second * world);
     }
   }
-  if (!data.data_stats.is_null()) results["data_stats"] = data.data_stats;
+  if (!data.data_stats.is_null()) {
+    // The data stage knows rows, not the run's geometry: the step counts are the trainer's own.
+    results["data_stats"] = data.data_stats;
+    results["data_stats"]["steps_per_epoch"] = steps_per_epoch;
+    results["data_stats"]["total_steps"] = total_steps;
+  }
   if (!data.eval_rows.empty() && cfg.eval_steps > 0) {
     EvalResult r = evaluate();
     results["eval_loss"] = r.loss;

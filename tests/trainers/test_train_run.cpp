@@ -149,3 +149,22 @@ TEST(TrainRun, ActivationCheckpointingTrainsTheSameModel) {
   auto initial = make_train_model(testutil::tiny_config(dir + "/init"), torch::kCPU);
   EXPECT_GT((weights[0] - initial->named_parameters().front().second).abs().max().item<double>(), 1e-4);
 }
+
+// train_results.json's data_stats carry the run's own step counts (they were 0 from the rows file
+// and the data pipeline alike): 32 rows, batch 2 x accumulation 2 on one rank = 8 steps an epoch.
+TEST(TrainRun, DataStatsCarryTheRunsStepCounts) {
+  const std::string dir = pb::testing::temp_dir("train-steps");
+  const std::string rows = write_rows(dir, 32), out = dir + "/run";
+  auto ov = overrides(rows, out);
+  ov.push_back("val_size=0");
+  ov.push_back("num_train_epochs=1");
+  run_train_command(pb::testing::source_dir() + "/configs/train/tiny_cpu.yaml", ov);
+  const auto r = nlohmann::json::parse(pb::read_file(out + "/train_results.json"));
+  EXPECT_EQ(r["data_stats"]["steps_per_epoch"], 8);
+  EXPECT_EQ(r["data_stats"]["total_steps"], 8);
+  EXPECT_EQ(nlohmann::json::parse(pb::read_file(out + "/trainer_state.json"))["max_steps"], 8);
+  ov.push_back("num_train_epochs=2.5");  // ceil(2.5 x 8), as the Hugging Face Trainer counts
+  ov.push_back("overwrite_output_dir=true");
+  run_train_command(pb::testing::source_dir() + "/configs/train/tiny_cpu.yaml", ov);
+  EXPECT_EQ(nlohmann::json::parse(pb::read_file(out + "/train_results.json"))["data_stats"]["total_steps"], 20);
+}
