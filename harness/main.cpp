@@ -6,6 +6,7 @@
 #include <exception>
 
 #include "datasets/error.h"
+#include "harness/build_info.h"
 #include "harness/commands.h"
 #ifdef PACKBENCH_HAVE_TORCH
 #include "trainers/blas_kernels.h"
@@ -17,10 +18,11 @@ int main(int argc, char** argv) {
 #endif
   CLI::App app{"packbench: padding vs packing for supervised fine-tuning, trained, evaluated and tabled"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "packbench 0.1.0");
+  app.set_version_flag("--version", "packbench " + packbench::version() + " (" + packbench::git_commit() + ")");
   packbench::cli::add_data_commands(app);
   packbench::cli::add_score_command(app);
   packbench::cli::add_study_commands(app);
+  packbench::cli::add_env_command(app);
 #ifdef PACKBENCH_HAVE_TORCH
   packbench::cli::add_model_commands(app);
   packbench::cli::add_train_commands(app);

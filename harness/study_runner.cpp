@@ -11,6 +11,7 @@
 #include "datasets/atomic_file.h"
 #include "datasets/error.h"
 #include "datasets/progress.h"
+#include "harness/build_info.h"
 #include "harness/subprocess.h"
 #include "harness/synth_data.h"
 #include "harness/tokenizer_setup.h"
@@ -178,7 +179,7 @@ bool StudyRunner::stage_done(const Cell& c, const std::string& stage) const {
 void StudyRunner::write_status(const Cell& c, const std::string& stage, double seconds) const {
   fs::path p = fs::path(cell_dir(c)) / "status.json";
   json s = read_json_or(p, json{{"cell_id", c.id}, {"stages", json::object()}});
-  s["stages"][stage] = {{"finished_at", now_iso()}, {"seconds", seconds}, {"packbench_version", "0.1.0"}};
+  s["stages"][stage] = {{"finished_at", now_iso()}, {"seconds", seconds}, {"packbench_version", version()}, {"git_commit", git_commit()}};
   write_file_atomic(p.string(), s.dump(2));
 }
 
