@@ -1,14 +1,14 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Independent LLaMA reference in plain PyTorch: writes tiny checkpoints and a debug dump that
 tests/trainers/test_model_reference.cpp compares packbench's model against (llm.c test_gpt2 style).
 
-Run with Debian's interpreter (it has torch and numpy):
-    /usr/bin/python3 scripts/reference/llama_ref.py [--out tests/fixtures/llama_ref]
+Run with setup's Python environment (it has torch and numpy):
+    ~/.cache/packbench/venv/bin/python scripts/reference/llama_ref.py [--out tests/fixtures/llama_ref]
 
 Writes OUT/untied/{config.json,model.safetensors}, OUT/tied/{...} and OUT/llama_ref.bin.
 
 Checking a checkpoint another program wrote (e.g. `packbench model init` / `save_pretrained`):
-    /usr/bin/python3 scripts/reference/llama_ref.py --check DIR --ids 1,2,3 --logits FILE.npy
+    ~/.cache/packbench/venv/bin/python scripts/reference/llama_ref.py --check DIR --ids 1,2,3 --logits FILE.npy
 reads DIR with this script's own safetensors reader (one file or shards; F32/BF16/F16), runs the
 reference forward over the ids and compares with the float32 [T, vocab] logits in FILE.npy;
 exit status 0 when the largest difference is within --tol.

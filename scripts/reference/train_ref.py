@@ -1,10 +1,10 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Independent PyTorch training of packbench's tiny reference LLaMA: the first optimizer steps'
 losses with AdamW, the cosine schedule with warmup, gradient clipping, gradient accumulation and
 both loss normalisations, for tests/trainers/test_train_ref.cpp to compare packbench against.
 
-Run with Debian's interpreter (it has torch):
-    /usr/bin/python3 scripts/reference/train_ref.py [--out tests/fixtures/train_ref/train_ref.json]
+Run with setup's Python environment (it has torch):
+    ~/.cache/packbench/venv/bin/python scripts/reference/train_ref.py [--out tests/fixtures/train_ref/train_ref.json]
 
 The model is scripts/reference/llama_ref.py's forward pass (float64) with the weights of
 tests/fixtures/llama_ref/untied/model.safetensors. Everything else (row order, collation, shifted

@@ -125,9 +125,7 @@ namespace {
 // A checkpoint packbench writes (bf16, sharded) is read by the reference script's own
 // safetensors reader, and its reference forward gives the logits `packbench model logits` gives.
 TEST(ModelCli, SavedCheckpointReadsInTheIndependentReader) {
-  if (testing::run_command("/usr/bin/python3 -c 'import torch'") != 0) {
-    GTEST_SKIP() << "/usr/bin/python3 with torch not found (Debian's python3-torch)";
-  }
+  PB_REQUIRE_VENV(py);
   const std::string tmp = testing::temp_dir("cli_pycheck");
   std::string cfg = read_file(ref_dir("untied") + "/config.json");
   const std::string from = "\"initializer_range\": 0.02";
@@ -139,7 +137,7 @@ TEST(ModelCli, SavedCheckpointReadsInTheIndependentReader) {
   ASSERT_TRUE(fs::exists(tmp + "/ck/model.safetensors.index.json"));
   const std::string ids = "5,9,33,2,60,17,17,40";
   ASSERT_EQ(pb("model logits --checkpoint " + tmp + "/ck --ids " + ids + " --out " + tmp + "/l.npy --threads 1", &out), 0) << out;
-  const int rc = testing::run_command("/usr/bin/python3 " + testing::source_dir() + "/scripts/reference/llama_ref.py --check " +
+  const int rc = testing::run_command(py + " " + testing::source_dir() + "/scripts/reference/llama_ref.py --check " +
                                           tmp + "/ck --ids " + ids + " --logits " + tmp + "/l.npy --tol 1e-4",
                                       &out);
   std::printf("%s", out.c_str());

@@ -17,7 +17,7 @@ namespace packbench::testing {
 constexpr uint32_t kLlamaRefMagic = 0x4C4C5246;
 constexpr uint32_t kLlamaRefVersion = 1;
 constexpr const char* kLlamaRefRegenerate =
-    "regenerate it with: /usr/bin/python3 scripts/reference/llama_ref.py (from the repository root)";
+    "regenerate it with: ~/.cache/packbench/venv/bin/python scripts/reference/llama_ref.py (from the repository root)";
 
 struct RefArray {
   bool is_int = false;

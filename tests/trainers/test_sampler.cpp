@@ -1,4 +1,4 @@
-// The distributed sampler against PyTorch's DistributedSampler (run live through /usr/bin/python3).
+// The distributed sampler against PyTorch's DistributedSampler (run live in setup's Python environment).
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
@@ -33,7 +33,7 @@ TEST(Sampler, RanksPartitionThePaddedPermutation) {
 }
 
 TEST(Sampler, MatchesTorchDistributedSampler) {
-  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "/usr/bin/python3 not found";
+  PB_REQUIRE_VENV(py);
   const std::string script =
       "import torch.utils.data as d\n"
       "for n, w, r, e in ((10, 1, 0, 0), (10, 1, 0, 3), (11, 4, 2, 1), (5, 3, 0, 2), (1000, 8, 5, 7)):\n"
@@ -41,8 +41,7 @@ TEST(Sampler, MatchesTorchDistributedSampler) {
       "    s.set_epoch(e)\n"
       "    print(' '.join(map(str, s)))\n";
   std::string out;
-  const int rc = packbench::testing::run_command("/usr/bin/python3 -c \"" + script + "\" 2>&1", &out);
-  if (rc != 0 && out.find("No module named") != std::string::npos) GTEST_SKIP() << "python3-torch missing";
+  const int rc = packbench::testing::run_command(py + " -c \"" + script + "\" 2>&1", &out);
   ASSERT_EQ(rc, 0) << out;
   std::istringstream lines(out);
   const int cases[5][4] = {{10, 1, 0, 0}, {10, 1, 0, 3}, {11, 4, 2, 1}, {5, 3, 0, 2}, {1000, 8, 5, 7}};

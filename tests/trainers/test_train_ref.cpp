@@ -1,5 +1,5 @@
 // packbench's first training losses against an independent PyTorch training of the same model.
-// Regenerate the fixture with: /usr/bin/python3 scripts/reference/train_ref.py
+// Regenerate the fixture with: ~/.cache/packbench/venv/bin/python scripts/reference/train_ref.py
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
