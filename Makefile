@@ -1,5 +1,6 @@
 # packbench: the common commands. `make test` and `make reproduce TABLE=N` are all a fresh machine needs.
 BUILD  ?= build
+BUILD_CUDA ?= build-cuda
 JOBS   ?= $(shell nproc)
 TABLE  ?= 3
 CONFIG ?=
@@ -7,7 +8,7 @@ OUT    ?=
 PB      = $(BUILD)/bin/packbench
 CTEST_ARGS ?=
 
-.PHONY: all setup configure build test test-slow test-real test-all bench reproduce cell tables clean
+.PHONY: all setup configure build test test-slow test-real test-all test-gpu build-cuda env bench reproduce cell tables clean
 
 all: build
 
@@ -16,7 +17,7 @@ setup:
 
 $(BUILD)/build.ninja: CMakeLists.txt
 	@bash scripts/setup.sh
-	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache,)
 
 configure: $(BUILD)/build.ninja
 
@@ -36,6 +37,22 @@ test-real: build
 test-all: build
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure $(CTEST_ARGS)
 
+# The CUDA + NCCL build: PyPI's CUDA LibTorch from the pinned Python environment and the CUDA
+# toolkit's nvcc (compiles and links on machines without a GPU; CI builds it on every run).
+$(BUILD_CUDA)/build.ninja: CMakeLists.txt
+	@bash scripts/setup.sh --cuda
+	bash scripts/configure_cuda.sh $(BUILD_CUDA)
+
+build-cuda: $(BUILD_CUDA)/build.ninja
+	cmake --build $(BUILD_CUDA) -j $(JOBS)
+
+# Tests that need a CUDA device (label gpu), from the CUDA build; they skip without one.
+test-gpu: build-cuda
+	cd $(BUILD_CUDA) && ctest -L gpu --output-on-failure $(CTEST_ARGS)
+
+env: build
+	$(PB) env
+
 bench: build
 	bash scripts/bench.sh
 
@@ -50,4 +67,4 @@ tables: build
 	$(PB) tables $(ARGS)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD_CUDA)

@@ -11,7 +11,8 @@ endfunction()
 
 # pb_module_tests(LIBS...): every test_*.cpp in the current folder becomes one GoogleTest
 # program. The file name picks the CTest label:
-#   test_slow_*.cpp -> slow, test_real_*.cpp -> real-data, any other test_*.cpp -> fast.
+#   test_slow_*.cpp -> slow, test_real_*.cpp -> real-data, test_gpu_*.cpp -> gpu (needs a CUDA
+#   device, skips without one), any other test_*.cpp -> fast.
 # Names listed in PB_TORCH_ONLY_TESTS are skipped when PACKBENCH_WITH_TORCH is OFF.
 function(pb_module_tests)
   file(GLOB _tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/test_*.cpp)
@@ -25,6 +26,9 @@ function(pb_module_tests)
     if(_name MATCHES "^test_slow_")
       set(_label slow)
       set(_timeout 1800)
+    elseif(_name MATCHES "^test_gpu_")
+      set(_label gpu)
+      set(_timeout 600)
     elseif(_name MATCHES "^test_real_")
       set(_label real-data)
       set(_timeout 600)
@@ -38,7 +42,7 @@ function(pb_module_tests)
     gtest_discover_tests(${_target}
       DISCOVERY_MODE PRE_TEST
       TEST_PREFIX "${_dir}."
-      PROPERTIES LABELS ${_label} TIMEOUT ${_timeout}
+      PROPERTIES LABELS ${_label} TIMEOUT ${_timeout} SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]"
       WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
   endforeach()
 endfunction()

@@ -33,11 +33,21 @@ void adamw_range(T* p, T* g, T* m, T* v, int64_t begin, int64_t end, T scale, T 
 
 }  // namespace
 
-std::string adamw_state_key(const torch::Tensor& param) {
-  std::ostringstream key;  // what c10::guts::to_string(p.unsafeGetTensorImpl()) writes
-  key << param.unsafeGetTensorImpl();
-  return key.str();
+namespace {
+// A template, so that only the branch of this LibTorch's key type is compiled.
+template <typename Key>
+Key state_key_of(const torch::Tensor& param) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream key;  // what c10::guts::to_string(p.unsafeGetTensorImpl()) writes
+    key << param.unsafeGetTensorImpl();
+    return key.str();
+  } else {
+    return param.unsafeGetTensorImpl();
+  }
 }
+}  // namespace
+
+OptimizerStateKey adamw_state_key(const torch::Tensor& param) { return state_key_of<OptimizerStateKey>(param); }
 
 bool fused_adamw_applies(torch::optim::AdamW& optimizer) {
   for (auto& group : optimizer.param_groups()) {
@@ -79,7 +89,7 @@ void fused_adamw_step(torch::optim::AdamW& optimizer, double grad_scale) {
     auto& o = static_cast<torch::optim::AdamWOptions&>(group.options());
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      const std::string key = adamw_state_key(p);
+      const OptimizerStateKey key = adamw_state_key(p);
       auto it = states.find(key);
       if (it == states.end()) {
         auto st = std::make_unique<torch::optim::AdamWParamState>();

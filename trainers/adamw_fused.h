@@ -5,12 +5,16 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace packbench::train {
 
-// The key torch::optim keeps a parameter's state under (its TensorImpl address, as text).
-std::string adamw_state_key(const torch::Tensor& param);
+// The key torch::optim's state map uses for a parameter: the text of its TensorImpl pointer in
+// LibTorch 1.x, the pointer itself in 2.x.
+using OptimizerStateKey = std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+OptimizerStateKey adamw_state_key(const torch::Tensor& param);
 
 // Whether every parameter of `optimizer` is a CPU float32/float64 tensor (the fused step applies).
 bool fused_adamw_applies(torch::optim::AdamW& optimizer);

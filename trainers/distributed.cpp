@@ -71,9 +71,10 @@ struct Distributed::Impl {
 #endif
 };
 
-Distributed::Distributed(const DistEnv& env, torch::Device device, std::chrono::milliseconds timeout)
+Distributed::Distributed(const DistEnv& env, torch::Device device, std::chrono::milliseconds timeout,
+                         bool group_when_alone)
     : env_(env), device_(device), impl_(std::make_unique<Impl>()) {
-  if (env_.world_size == 1) return;
+  if (env_.world_size == 1 && !group_when_alone) return;
 #if PACKBENCH_HAVE_C10D
   c10d::TCPStoreOptions so;
   so.port = static_cast<uint16_t>(env_.master_port);
@@ -111,6 +112,7 @@ Distributed::Distributed(const DistEnv& env, torch::Device device, std::chrono::
   } catch (const std::exception& e) {
     throw Error(fmt::format("rank {}: cannot create the process group: {}", env_.rank, e.what()));
   }
+  grouped_ = true;
 #else
   throw Error(fmt::format("WORLD_SIZE={} but this packbench was built without c10d", env_.world_size));
 #endif
@@ -133,7 +135,7 @@ void Distributed::run(const char* what, const std::function<void()>& f) {
 }
 
 void Distributed::all_reduce_sum(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes) {
-  if (env_.world_size == 1 || tensors.empty()) return;
+  if (!grouped_ || tensors.empty()) return;
 #if PACKBENCH_HAVE_C10D
   run("gradient all-reduce", [&] {
     // Group consecutive tensors of one dtype into flat buckets.
@@ -169,7 +171,7 @@ void Distributed::all_reduce_sum(const std::vector<torch::Tensor>& tensors, int6
 }
 
 std::vector<double> Distributed::all_reduce_sum(std::vector<double> values) {
-  if (env_.world_size == 1 || values.empty()) return values;
+  if (!grouped_ || values.empty()) return values;
 #if PACKBENCH_HAVE_C10D
   run("all-reduce", [&] {
     auto t = torch::tensor(values, torch::TensorOptions().dtype(torch::kFloat64)).to(device_);
@@ -183,7 +185,7 @@ std::vector<double> Distributed::all_reduce_sum(std::vector<double> values) {
 }
 
 void Distributed::broadcast(const std::vector<torch::Tensor>& tensors) {
-  if (env_.world_size == 1) return;
+  if (!grouped_) return;
 #if PACKBENCH_HAVE_C10D
   run("broadcast", [&] {
     for (const auto& t : tensors) {
@@ -195,7 +197,7 @@ void Distributed::broadcast(const std::vector<torch::Tensor>& tensors) {
 }
 
 void Distributed::barrier() {
-  if (env_.world_size == 1) return;
+  if (!grouped_) return;
 #if PACKBENCH_HAVE_C10D
   run("barrier", [&] { impl_->pg->barrier()->wait(); });
 #endif

@@ -28,7 +28,9 @@ class Distributed {
   // World size 1 needs no process group. Otherwise connects through a TCPStore at
   // MASTER_ADDR:MASTER_PORT (rank 0 hosts it) and builds a Gloo group (NCCL on CUDA devices);
   // `timeout` bounds every collective, so a dead or stuck peer fails the others.
-  Distributed(const DistEnv& env, torch::Device device, std::chrono::milliseconds timeout);
+  // group_when_alone: build the group (and run the collectives through it) even for one process.
+  Distributed(const DistEnv& env, torch::Device device, std::chrono::milliseconds timeout,
+              bool group_when_alone = false);
   ~Distributed();
   Distributed(const Distributed&) = delete;
   Distributed& operator=(const Distributed&) = delete;
@@ -52,6 +54,7 @@ class Distributed {
   void run(const char* what, const std::function<void()>& f);
   DistEnv env_;
   torch::Device device_;
+  bool grouped_ = false;  // a process group exists: collectives go through it
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -148,3 +148,19 @@ TEST(Distributed, ADeadRankFailsTheOthersWithAClearMessage) {
   EXPECT_NE(msg.find("rank 0"), std::string::npos) << msg;
   EXPECT_NE(msg.find("failed"), std::string::npos) << msg;
 }
+
+// A group of one process (what the gpu test does with NCCL) through Gloo on the CPU: the
+// collectives run through the group and leave one rank's values as they are.
+TEST(Distributed, GroupOfOneRankRunsTheCollectives) {
+  if (!distributed_supported()) GTEST_SKIP() << "built without Gloo (libgloo-dev)";
+  DistEnv env;
+  env.master_port = 33000 + static_cast<int>(::getpid() % 2000);
+  Distributed dist(env, torch::kCPU, std::chrono::milliseconds(20000), /*group_when_alone=*/true);
+  auto a = torch::arange(10, torch::kFloat);
+  auto b = torch::full({3}, 2.5, torch::kDouble);
+  dist.all_reduce_sum({a, b}, 16);  // buckets smaller than the tensors, two dtypes
+  EXPECT_TRUE(torch::equal(a, torch::arange(10, torch::kFloat)));
+  EXPECT_TRUE(torch::equal(b, torch::full({3}, 2.5, torch::kDouble)));
+  EXPECT_EQ(dist.all_reduce_sum(std::vector<double>{1.5, -2.0}), (std::vector<double>{1.5, -2.0}));
+  dist.barrier();
+}
