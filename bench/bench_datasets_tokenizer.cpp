@@ -3,8 +3,9 @@
 //
 //   PACKBENCH_SHARED=/work/shared build/bench/bench_datasets_tokenizer
 //
-// PB_BENCH_CORPUS_OUT=FILE also writes the corpus (a JSON array of strings) for the side-by-side
-// peer in bench/tokenizer_peer/ (run.sh there does both in one run).
+// PB_BENCH_CORPUS_OUT=FILE also writes the corpus (a JSON array of strings) and PB_BENCH_IDS_OUT=FILE
+// the ids `encode` gives each document (a JSON array of id arrays), for the side-by-side peers in
+// bench/tokenizer_peer/ (run.sh there does both in one run and checks the ids agree).
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -130,9 +131,23 @@ void BM_Load(benchmark::State& state) {
 }
 BENCHMARK(BM_Load)->Unit(benchmark::kMillisecond)->Iterations(3);
 
+// The ids of every corpus document, once, to PB_BENCH_IDS_OUT when it is set.
+void write_ids_once(const Tokenizer& t) {
+  static bool done = false;
+  const char* out = std::getenv("PB_BENCH_IDS_OUT");
+  if (done || !out) return;
+  done = true;
+  std::vector<std::vector<int32_t>> ids;
+  ids.reserve(corpus().size());
+  for (const auto& doc : corpus()) ids.push_back(t.encode(doc));
+  std::ofstream f(out, std::ios::binary);
+  f << nlohmann::json(ids).dump();
+}
+
 void BM_EncodeOneThread(benchmark::State& state) {
   if (!ready(state)) return;
   auto t = llama3();
+  write_ids_once(*t);
   size_t tokens = 0;
   for (auto _ : state)
     for (const auto& doc : corpus()) tokens += t->encode(doc).size();

@@ -1,9 +1,8 @@
 // BPE trainer: a hand-computed tiny case, then a trained tokenizer loaded back by packbench (and
-// by Hugging Face's tokenizers when its npm package is installed): round trips, common words
-// as single tokens, special tokens, determinism.
+// by Hugging Face's tokenizers when setup's Python environment is there): round trips, common
+// words as single tokens, special tokens, determinism.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -16,7 +15,6 @@
 #include "tests/common/test_paths.h"
 
 using namespace packbench::data;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -111,10 +109,8 @@ TEST(BpeTrainer, RejectsTooSmallVocab) {
 
 // Hugging Face's tokenizers reads the trained file and gives the same ids as packbench.
 TEST(BpeTrainer, HuggingFaceAgreesOnTrainedTokenizer) {
-  const std::string script = packbench::testing::source_dir() + "/scripts/tokenizer/encode_with_hf.js";
-  const std::string mods = packbench::testing::source_dir() + "/scripts/tokenizer/node_modules/tokenizers";
-  if (!fs::exists(mods) || packbench::testing::run_command("node --version") != 0)
-    GTEST_SKIP() << "Hugging Face tokenizers (npm) not installed: cd scripts/tokenizer && npm ci";
+  PB_REQUIRE_VENV(python);
+  const std::string script = packbench::testing::source_dir() + "/scripts/tokenizer/encode_with_hf.py";
   const auto docs = corpus();
   BpeTrainerOptions opt;
   opt.vocab_size = 2000;  // more than the corpus supports: training stops at min_frequency
@@ -128,9 +124,13 @@ TEST(BpeTrainer, HuggingFaceAgreesOnTrainedTokenizer) {
     f << nlohmann::json(texts).dump();
   }
   std::string out;
-  ASSERT_EQ(packbench::testing::run_command("node " + script + " " + dir + "/tokenizer.json " + dir + "/texts.json", &out), 0)
+  ASSERT_EQ(packbench::testing::run_command(python + " " + script + " " + dir + "/tokenizer.json " + dir +
+                                                "/texts.json > " + dir + "/hf.json",
+                                            &out),
+            0)
       << out;
-  auto hf = nlohmann::json::parse(out);
+  std::ifstream hf_file(dir + "/hf.json");
+  auto hf = nlohmann::json::parse(hf_file);
   ASSERT_EQ(hf.size(), texts.size());
   for (size_t i = 0; i < texts.size(); ++i)
     EXPECT_EQ(tok->encode(texts[i]), hf[i].get<std::vector<int32_t>>()) << texts[i];

@@ -1,9 +1,8 @@
 // LLaMA-3 tokenizer parity: ids equal Hugging Face's tokenizers (fixture from
-// scripts/tokenizer/make_parity_fixture.js) on a few hundred varied texts, all threads at once.
+// scripts/tokenizer/make_parity_fixture.py) on a few hundred varied texts, all threads at once.
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <filesystem>
 #include <random>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -66,7 +65,7 @@ TEST(TokenizerParity, EncodeMatchesHuggingFaceOnAllThreads) {
   }
   EXPECT_EQ(bad, 0) << "mismatches (fixture made from tokenizer.json sha256 "
                     << fixture()["tokenizer_json_sha256"].get<std::string>()
-                    << "; regenerate with scripts/tokenizer/make_parity_fixture.js if the tokenizer changed)";
+                    << "; regenerate with scripts/tokenizer/make_parity_fixture.py if the tokenizer changed)";
 }
 
 TEST(TokenizerParity, DecodeMatchesHuggingFace) {
@@ -110,15 +109,13 @@ TEST(TokenizerParity, BosFromTemplateAndFromConfig) {
 }
 
 // Real text: GSM8K test and IFEval GPT-4 responses from the shared benchmark folder, encoded by
-// Hugging Face's tokenizers (scripts/tokenizer/encode_with_hf.js) and by packbench. Skips
-// without the shared folder or the npm package.
+// Hugging Face's tokenizers (scripts/tokenizer/encode_with_hf.py in setup's Python environment)
+// and by packbench. Skips without the shared folder or the Python environment.
 TEST(TokenizerParity, RealTextMatchesHuggingFace) {
   PB_REQUIRE_LLAMA3(dir);
   PB_REQUIRE_SHARED(shared);
+  PB_REQUIRE_VENV(python);
   const std::string src = packbench::testing::source_dir();
-  if (!std::filesystem::exists(src + "/scripts/tokenizer/node_modules/tokenizers") ||
-      packbench::testing::run_command("node --version") != 0)
-    GTEST_SKIP() << "Hugging Face tokenizers (npm) not installed: cd scripts/tokenizer && npm ci";
   std::vector<std::string> texts;
   auto add = [&](const std::string& file, std::initializer_list<const char*> fields) {
     std::ifstream in(shared + "/" + file);
@@ -139,7 +136,7 @@ TEST(TokenizerParity, RealTextMatchesHuggingFace) {
     f << json(texts).dump();
   }
   std::string out;
-  ASSERT_EQ(packbench::testing::run_command("node " + src + "/scripts/tokenizer/encode_with_hf.js " + dir +
+  ASSERT_EQ(packbench::testing::run_command(python + " " + src + "/scripts/tokenizer/encode_with_hf.py " + dir +
                                                 "/tokenizer.json " + tmp + "/texts.json > " + tmp + "/hf.json",
                                             &out),
             0)
@@ -177,7 +174,7 @@ TEST(TokenizerParity, PathologicalInputStaysLinear) {
     EXPECT_LT(sec, 2.0) << "100 KB took " << sec << " s (quadratic?)";  // ~0.03 s CPU here
     EXPECT_EQ(t->decode(ids), packbench::data::utf8_lossy(s));
   }
-  // Reference ids from Hugging Face's tokenizers 0.23.2 on the same inputs.
+  // Reference ids from Hugging Face's tokenizers (0.23.2 and 0.23.3) on the same inputs.
   EXPECT_EQ(t->encode(std::string(100000, 'a')), Ids(12500, 70540));
   Ids spaces(781, 58040);
   spaces.push_back(792);
