@@ -1,4 +1,4 @@
-// packbench study commands: synth (data), cell (one cell), matrix (the whole study), tables.
+// packbench study commands: synth (data), cell (one cell), matrix (the whole study), tables, report.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -13,7 +13,9 @@
 #include "harness/executor_slurm.h"
 #include "harness/study_runner.h"
 #include "harness/synth_data.h"
+#include "datasets/paths.h"
 #include "results/paper_reference.h"
+#include "results/study_report.h"
 #include "results/study_tables.h"
 #include "results/table.h"
 
@@ -61,6 +63,25 @@ void add_study_options(CLI::App* cmd, StudyArgs& a) {
 }
 
 StudyRunner make_runner(const StudyArgs& a) { return StudyRunner(load_study_config(a.config), a.out); }
+
+// The paper's README next to the shared benchmarks ($PACKBENCH_SHARED or ../shared), or "".
+std::string default_paper_readme() {
+  std::string b = shared_benchmarks_dir(fs::current_path().string());
+  if (b.empty()) return "";
+  fs::path p = fs::path(b).parent_path() / "paper" / "packing-analysis-README.md";
+  std::error_code ec;
+  return fs::exists(p, ec) ? p.string() : "";
+}
+
+// <runs>/report.html; returns its path.
+std::string write_study_report(const std::string& runs, const std::string& paper, const std::string& out) {
+  results::ReportOptions o;
+  o.runs_dir = runs;
+  o.paper_readme = paper.empty() ? default_paper_readme() : paper;
+  std::string path = out.empty() ? (fs::path(runs) / "report.html").string() : out;
+  results::write_report(o, path);
+  return path;
+}
 
 }  // namespace
 
@@ -164,6 +185,7 @@ void add_study_commands(CLI::App& app) {
     std::string md = runner.write_tables(tables);
     std::cout << md;
     fmt::print(stderr, "packbench: tables written to {}/tables/\n", runner.out_dir());
+    fmt::print(stderr, "packbench: report written to {}\n", write_study_report(runner.out_dir(), "", ""));
   });
   auto* list = matrix->add_subcommand("list", "list the cells");
   add_study_options(list, m_args);
@@ -189,6 +211,14 @@ void add_study_commands(CLI::App& app) {
     auto paths = write_slurm_scripts(runner, m_args.config);
     fmt::print("wrote {} scripts; submit with: bash {}/slurm/submit_all.sh\n", paths.size(), runner.out_dir());
   });
+
+  // ---- report ----
+  auto* report = app.add_subcommand("report", "write a study's report: one self-contained HTML page");
+  static std::string r_runs, r_paper, r_out;
+  report->add_option("--runs", r_runs, "matrix folder holding cell folders")->required();
+  report->add_option("--paper", r_paper, "the paper's README (default: next to the shared benchmarks)");
+  report->add_option("--out", r_out, "output file (default: <runs>/report.html)");
+  report->callback([] { fmt::print("{}\n", write_study_report(r_runs, r_paper, r_out)); });
 
   // ---- tables ----
   auto* tables = app.add_subcommand("tables", "regenerate tables from stored cell results (no training)");
