@@ -325,6 +325,12 @@ TEST(SlurmStudy, SmokeStudyThroughSlurmMatchesLocalRun) {
     EXPECT_EQ(local, slurm) << t;
     EXPECT_FALSE(local[0].at(t == "table1" ? "gsm8k_std" : "padding_fraction_std").empty()) << t;
   }
+  // The report of the Slurm run: three tables and one loss curve per cell.
+  const std::string report = packbench::read_file(dir + "/slurm/report.html");
+  for (const char* id : {"id=\"table1\"", "id=\"table2\"", "id=\"table3\""}) EXPECT_NE(report.find(id), std::string::npos) << id;
+  int curves = 0;
+  for (size_t p = report.find("<polyline class=\"series\""); p != std::string::npos; p = report.find("<polyline class=\"series\"", p + 1)) ++curves;
+  EXPECT_EQ(curves, 4);
   // Every stage ran as its own job, with its log in the cell folder; nothing is left queued.
   for (const char* seed : {"1", "2"}) {
     for (const char* method : {"padding", "greedy"}) {
