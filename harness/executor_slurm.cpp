@@ -329,6 +329,7 @@ class SlurmStudyRun {
     std::map<std::string, SlurmJobState> states = client_.query(ids);
     for (auto& ch : chains_) {
       if (ch.todo.empty()) continue;
+      if (g_interrupted) break;  // Ctrl-C while submitting: what was submitted is cancelled or left below
       auto it = recorded.find(ch.cell.id);
       std::vector<std::string> mine, active;
       if (it != recorded.end() && it->is_object()) {
