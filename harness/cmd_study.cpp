@@ -1,7 +1,8 @@
-// packbench study commands: synth (data), cell (one cell), matrix (the whole study), tables.
+// packbench study commands: synth (data), cell (one cell), matrix (the whole study), tables, report.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -12,7 +13,9 @@
 #include "harness/executor_slurm.h"
 #include "harness/study_runner.h"
 #include "harness/synth_data.h"
+#include "datasets/paths.h"
 #include "results/paper_reference.h"
+#include "results/study_report.h"
 #include "results/study_tables.h"
 #include "results/table.h"
 
@@ -60,6 +63,25 @@ void add_study_options(CLI::App* cmd, StudyArgs& a) {
 }
 
 StudyRunner make_runner(const StudyArgs& a) { return StudyRunner(load_study_config(a.config), a.out); }
+
+// The paper's README next to the shared benchmarks ($PACKBENCH_SHARED or ../shared), or "".
+std::string default_paper_readme() {
+  std::string b = shared_benchmarks_dir(fs::current_path().string());
+  if (b.empty()) return "";
+  fs::path p = fs::path(b).parent_path() / "paper" / "packing-analysis-README.md";
+  std::error_code ec;
+  return fs::exists(p, ec) ? p.string() : "";
+}
+
+// <runs>/report.html; returns its path.
+std::string write_study_report(const std::string& runs, const std::string& paper, const std::string& out) {
+  results::ReportOptions o;
+  o.runs_dir = runs;
+  o.paper_readme = paper.empty() ? default_paper_readme() : paper;
+  std::string path = out.empty() ? (fs::path(runs) / "report.html").string() : out;
+  results::write_report(o, path);
+  return path;
+}
 
 }  // namespace
 
@@ -113,11 +135,16 @@ void add_study_commands(CLI::App& app) {
   static StudyArgs m_args;
   static std::string m_table = "3", m_stages;
   static bool m_force = false;
-  auto* run = matrix->add_subcommand("run", "run every cell locally, then write the table(s)");
+  static std::string m_executor;
+  static bool m_leave_running = false;
+  auto* run = matrix->add_subcommand("run", "run every unfinished cell (locally or through Slurm), then write the table(s)");
   add_study_options(run, m_args);
   run->add_option("--table", m_table, "1, 2, 3 or all: which table to produce (decides the stages)");
   run->add_option("--stages", m_stages, "override the stages (data,train,eval)");
   run->add_flag("--force", m_force, "rerun stages whose outputs exist");
+  run->add_option("--executor", m_executor, "local or slurm (default: the study's executor.type)");
+  run->add_flag("--leave-running", m_leave_running,
+                "slurm: on Ctrl-C leave the submitted jobs running (a later run follows them) instead of cancelling them");
   run->callback([] {
     auto tables = parse_tables(m_table);
     std::vector<std::string> stages = {"data", "train"};
@@ -126,12 +153,39 @@ void add_study_commands(CLI::App& app) {
     }
     if (!m_stages.empty()) stages = parse_stages(m_stages);
     StudyRunner runner = make_runner(m_args);
-    fmt::print(stderr, "packbench: study '{}' from {}: {} cells, stages {}, output {}\n", runner.config().name,
-               runner.config().source, runner.cells().size(), fmt::join(stages, ","), runner.out_dir());
-    runner.run_all(stages, m_force);
+    std::string executor = m_executor.empty() ? runner.config().executor.value("type", "local") : m_executor;
+    if (executor != "local" && executor != "slurm") throw Error("--executor: '" + executor + "' is not one of local, slurm");
+    fmt::print(stderr, "packbench: study '{}' from {}: {} cells, stages {}, executor {}, output {}\n", runner.config().name,
+               runner.config().source, runner.cells().size(), fmt::join(stages, ","), executor, runner.out_dir());
+    if (executor == "slurm") {
+      SlurmRunOptions o;
+      o.stages = stages;
+      o.force = m_force;
+      o.leave_running = m_leave_running;
+      // Tables follow the results as cells finish, so a long study can be looked at midway.
+      o.on_cell_finished = [&](const Cell& c) {
+        try {
+          runner.write_tables(tables);
+        } catch (const Error& e) {
+          fmt::print(stderr, "packbench: tables not refreshed after {}: {}\n", c.id, e.what());
+        }
+      };
+      SlurmRunResult r = run_study_on_slurm(runner, m_args.config, o);
+      if (r.interrupted) {
+        fmt::print(stderr, "packbench: stopped before the study finished ({} cells done)\n", r.finished.size());
+        std::exit(130);
+      }
+      if (!r.failed.empty()) {
+        if (!r.finished.empty()) runner.write_tables(tables);
+        throw Error(fmt::format("{} cell(s) failed on Slurm:\n  {}", r.failed.size(), fmt::join(r.failed, "\n  ")));
+      }
+    } else {
+      runner.run_all(stages, m_force);
+    }
     std::string md = runner.write_tables(tables);
     std::cout << md;
     fmt::print(stderr, "packbench: tables written to {}/tables/\n", runner.out_dir());
+    fmt::print(stderr, "packbench: report written to {}\n", write_study_report(runner.out_dir(), "", ""));
   });
   auto* list = matrix->add_subcommand("list", "list the cells");
   add_study_options(list, m_args);
@@ -157,6 +211,14 @@ void add_study_commands(CLI::App& app) {
     auto paths = write_slurm_scripts(runner, m_args.config);
     fmt::print("wrote {} scripts; submit with: bash {}/slurm/submit_all.sh\n", paths.size(), runner.out_dir());
   });
+
+  // ---- report ----
+  auto* report = app.add_subcommand("report", "write a study's report: one self-contained HTML page");
+  static std::string r_runs, r_paper, r_out;
+  report->add_option("--runs", r_runs, "matrix folder holding cell folders")->required();
+  report->add_option("--paper", r_paper, "the paper's README (default: next to the shared benchmarks)");
+  report->add_option("--out", r_out, "output file (default: <runs>/report.html)");
+  report->callback([] { fmt::print("{}\n", write_study_report(r_runs, r_paper, r_out)); });
 
   // ---- tables ----
   auto* tables = app.add_subcommand("tables", "regenerate tables from stored cell results (no training)");

@@ -109,7 +109,8 @@ std::string slug(const std::string& s) {
 StudyConfig parse_study_config(const json& j, const std::string& source) {
   if (!j.is_object()) throw Error(source + ": expected a mapping at the top level");
   static const std::set<std::string> known = {"name", "out", "tokenizer", "tokenizer_vocab", "methods",
-                                              "attention", "models", "datasets", "train", "eval", "executor"};
+                                              "attention", "models", "datasets", "train", "eval", "executor",
+                                              "seeds"};
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (!known.count(it.key())) throw Error(source + ": unknown key '" + it.key() + "'");
   }
@@ -136,6 +137,19 @@ StudyConfig parse_study_config(const json& j, const std::string& source) {
       throw Error(source + ".methods: '" + s + "' is not one of padding, random, greedy, bfd");
     }
     c.methods.push_back(s);
+  }
+  if (j.contains("seeds")) {
+    const json& seeds = get_list(j, "seeds", source);
+    std::set<int64_t> seen;
+    for (size_t i = 0; i < seeds.size(); ++i) {
+      if (!seeds[i].is_number_integer() || seeds[i].get<int64_t>() < 0) {
+        throw Error(source + ".seeds[" + std::to_string(i) + "]: expected a non-negative integer");
+      }
+      if (!seen.insert(seeds[i].get<int64_t>()).second) {
+        throw Error(source + ".seeds[" + std::to_string(i) + "]: seed " + seeds[i].dump() + " is listed twice");
+      }
+      c.seeds.push_back(seeds[i].get<int64_t>());
+    }
   }
   const json& models = get_list(j, "models", source);
   for (size_t i = 0; i < models.size(); ++i) {
@@ -205,7 +219,16 @@ std::vector<Cell> expand_cells(const StudyConfig& c) {
         cell.dataset = &c.datasets[d];
         cell.method = method;
         cell.id = slug(c.models[m].name) + "__" + slug(c.datasets[d].name) + "__" + method;
-        cells.push_back(cell);
+        if (c.seeds.empty()) {
+          cells.push_back(cell);
+          continue;
+        }
+        for (int64_t seed : c.seeds) {
+          Cell s = cell;
+          s.seed = seed;
+          s.id = cell.id + "__seed" + std::to_string(seed);
+          cells.push_back(s);
+        }
       }
     }
   }

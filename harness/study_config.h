@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,7 @@ struct StudyConfig {
   std::vector<ModelSpec> models;
   std::vector<DatasetSpec> datasets;
   std::vector<std::string> methods;  // padding | random | greedy | bfd
+  std::vector<int64_t> seeds;  // optional axis: each cell runs once per seed (train.seed); empty = no axis
   std::string attention = "cross";
   nlohmann::json train;        // shared training settings (LLaMA-Factory / HF Trainer names)
   nlohmann::json eval;         // {"tasks": [...], "limit": N, "batch_size": B, "max_new_tokens": N, "data_root": P}
@@ -47,13 +49,14 @@ const std::string& embedded_mini_config();
 StudyConfig parse_study_config(const nlohmann::json& j, const std::string& source);
 StudyConfig load_study_config(const std::string& path);  // "" = the embedded mini study
 
-// One cell of the matrix.
+// One cell of the matrix; with a seeds axis, one per (model, dataset, method, seed).
 struct Cell {
   std::string id;              // "<model>__<dataset>__<method>"
   int model_index = 0, dataset_index = 0;
   const ModelSpec* model = nullptr;
   const DatasetSpec* dataset = nullptr;
   std::string method;
+  std::optional<int64_t> seed;  // set when the study has a seeds axis
 };
 std::vector<Cell> expand_cells(const StudyConfig& c);
 // File-name-safe form of a label: letters, digits, '-', '_', '.'.

@@ -162,6 +162,7 @@ json StudyRunner::train_config(const Cell& c) const {
   t["dataset"] = c.dataset->name;
   t["dataset_dir"] = fs::absolute(dataset_dir(*c.dataset)).string();
   t["tokenizer_dir"] = fs::absolute(c.model->init.empty() ? model_dir(*c.model) : tokenizer_dir()).string();
+  if (c.seed) t["seed"] = *c.seed;
   t["row_method"] = c.method;
   t["attention"] = config_.attention;
   t["output_dir"] = fs::absolute(fs::path(cell_dir(c)) / "train").string();
@@ -199,6 +200,7 @@ void StudyRunner::run_cell(const Cell& c, const std::vector<std::string>& stages
                  {"dataset_index", c.dataset_index},
                  {"study", config_.name},
                  {"study_config", config_.source}};
+    if (c.seed) cell["seed"] = *c.seed;
     write_file_atomic((dir / "cell.json").string(), cell.dump(2));
     write_file_atomic((dir / "train.yaml").string(), "# packbench cell " + c.id + "\n" + json_to_yaml(train));
   }

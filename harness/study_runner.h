@@ -37,12 +37,13 @@ class StudyRunner {
   std::string dataset_dir(const DatasetSpec& d) const;
   // The training configuration (LLaMA-Factory names) for one cell.
   nlohmann::json train_config(const Cell& c) const;
+  // Whether a stage's output exists (data_stats.json, train/train_results.json, eval/results.json).
+  bool stage_done(const Cell& c, const std::string& stage) const;
   // Stages a table needs: 3 and 2 -> data, train; 1 -> data, train, eval.
   static std::vector<std::string> stages_for_table(int table);
 
  private:
   void write_status(const Cell& c, const std::string& stage, double seconds) const;
-  bool stage_done(const Cell& c, const std::string& stage) const;
   StudyConfig config_;
   std::string out_;
 };

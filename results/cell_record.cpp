@@ -88,6 +88,12 @@ CellRecord load_cell(const std::string& cell_dir) {
     for (auto it = s->begin(); it != s->end(); ++it) {
       if (it.key() != "log_history") rec.train[it.key()] = it.value();
     }
+    if (auto lh = s->find("log_history"); lh != s->end()) {
+      if (!lh->is_array()) {
+        throw Error((dir / "train" / "trainer_state.json").string() + ": field 'log_history' must be a list");
+      }
+      rec.log_history = *lh;
+    }
   }
   if (auto s = read_json_if_present(dir / "train" / "train_results.json")) {
     if (!s->is_object()) throw Error((dir / "train" / "train_results.json").string() + ": expected a JSON object");

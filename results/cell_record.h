@@ -26,6 +26,7 @@ struct CellRecord {
   nlohmann::json data_stats = nlohmann::json::object();
   nlohmann::json train = nlohmann::json::object();  // train_results.json merged over trainer_state.json
   nlohmann::json evals = nlohmann::json::object();  // task -> {"metric,filter": value, ...}
+  nlohmann::json log_history = nlohmann::json::array();  // trainer_state.json's log entries (loss per logged step)
 
   // A training metric by Hugging Face name ("train_runtime", "global_step", "epoch", ...).
   std::optional<double> train_metric(const std::string& name) const;

@@ -1,6 +1,8 @@
 // The paper's published tables, parsed from its README, as reference rows and as cell records.
 #include "results/paper_reference.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <map>
 #include <regex>
@@ -99,6 +101,11 @@ std::vector<PaperRow> parse_paper_tables(const std::string& text, std::vector<st
   return rows;
 }
 
+double binomial_stderr(double p, int documents) {
+  if (documents < 2) throw Error("binomial_stderr: need at least 2 documents, got " + std::to_string(documents));
+  return std::sqrt(std::max(0.0, p * (1.0 - p)) / static_cast<double>(documents - 1));
+}
+
 std::string method_from_label(const std::string& label) {
   for (const char* m : {"padding", "random", "greedy", "bfd"}) {
     if (method_label(m) == label) return m;
@@ -140,7 +147,9 @@ std::vector<CellRecord> paper_cells(const std::vector<PaperRow>& rows, const std
       CellRecord& c = cell_for(dataset, size, r.groups[1], method);
       if (r.table == 1) {
         for (size_t i = 0; i < t1.size() && i < r.values.size(); ++i) {
-          c.evals[t1[i].task][t1[i].metric_keys[0]] = r.values[i] / 100.0;
+          const double p = r.values[i] / 100.0;
+          c.evals[t1[i].task][t1[i].metric_keys[0]] = p;
+          if (t1[i].documents > 1) c.evals[t1[i].task][stderr_key(t1[i].metric_keys[0])] = binomial_stderr(p, t1[i].documents);
         }
       } else if (r.values.size() >= 5) {
         c.train["epoch"] = r.values[0];

@@ -26,7 +26,14 @@ std::vector<PaperRow> parse_paper_tables(const std::string& readme_text,
 
 // The paper's numbers as cell records (eval metrics as fractions, Hugging Face training names),
 // so packbench's own table builders can render the published tables and be checked against them.
+// Each Table 1 score carries the standard error a single run has on the full benchmark
+// (binomial_stderr with BenchmarkColumn::documents), so the tables mark which of the paper's
+// deltas are within the noise.
 std::vector<CellRecord> paper_cells(const std::vector<PaperRow>& rows, const std::vector<std::string>& table2_columns);
+
+// Standard error of an accuracy p measured on `documents` independent items, as lm-eval reports
+// it: sqrt(p (1 - p) / (documents - 1)).
+double binomial_stderr(double p, int documents);
 
 // "Greedy Packing" -> "greedy" (inverse of method_label).
 std::string method_from_label(const std::string& label);

@@ -1,7 +1,8 @@
-// The paper's three tables built from cell records: Table 1 benchmarks, Table 2 WildBench, Table 3 timing.
+// The paper's three tables built from cell records (seeds averaged): Table 1 benchmarks, Table 2 WildBench, Table 3 timing.
 #include "results/study_tables.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "datasets/error.h"
@@ -10,14 +11,22 @@ namespace packbench::results {
 
 const std::vector<BenchmarkColumn>& table1_columns() {
   static const std::vector<BenchmarkColumn> cols = {
-      {"mmlu", "MMLU (5-shot)", "mmlu", {"acc,none"}},
-      {"gsm8k", "GSM8K (4-shot)", "gsm8k", {"exact_match,strict-match", "exact_match,flexible-extract"}},
-      {"math", "MATH (4-shot)", "math", {"exact_match,none", "math_verify,none"}, {"minerva_math"}},
-      {"bbh", "BBH (3-shot)", "bbh", {"exact_match,get-answer", "exact_match,none"}},
-      {"ifeval", "IFEval (0-shot)", "ifeval", {"prompt_level_strict_acc,none"}},
-      {"humaneval", "HumanEval (0-shot)", "humaneval", {"pass@1,create_test", "pass@1,none"}},
+      // documents: MMLU's test split, GSM8K's test split, MATH's 5000 test problems, BBH's 27
+      // tasks together, IFEval's prompts, HumanEval's problems.
+      {"mmlu", "MMLU (5-shot)", "mmlu", {"acc,none"}, {}, 14042},
+      {"gsm8k", "GSM8K (4-shot)", "gsm8k", {"exact_match,strict-match", "exact_match,flexible-extract"}, {}, 1319},
+      {"math", "MATH (4-shot)", "math", {"exact_match,none", "math_verify,none"}, {"minerva_math"}, 5000},
+      {"bbh", "BBH (3-shot)", "bbh", {"exact_match,get-answer", "exact_match,none"}, {}, 6511},
+      {"ifeval", "IFEval (0-shot)", "ifeval", {"prompt_level_strict_acc,none"}, {}, 541},
+      {"humaneval", "HumanEval (0-shot)", "humaneval", {"pass@1,create_test", "pass@1,none"}, {}, 164},
   };
   return cols;
+}
+
+std::string stderr_key(const std::string& metric_key) {
+  size_t comma = metric_key.find(',');
+  if (comma == std::string::npos) return metric_key + "_stderr";
+  return metric_key.substr(0, comma) + "_stderr" + metric_key.substr(comma);
 }
 
 std::string dataset_title(const CellRecord& c) {
@@ -51,6 +60,34 @@ std::vector<const CellRecord*> ordered(const std::vector<CellRecord>& cells) {
   return out;
 }
 
+// Consecutive ordered cells of the same dataset, model and method: the runs (seeds) of one row.
+std::vector<std::vector<const CellRecord*>> runs_of(const std::vector<const CellRecord*>& order) {
+  std::vector<std::vector<const CellRecord*>> out;
+  for (const CellRecord* c : order) {
+    if (!out.empty()) {
+      const CellRecord* p = out.back().front();
+      if (p->dataset == c->dataset && p->model == c->model && p->method == c->method) {
+        out.back().push_back(c);
+        continue;
+      }
+    }
+    out.push_back({c});
+  }
+  return out;
+}
+
+// The first of a column's metric keys present for a task (or its aliases), with its stderr.
+std::pair<std::optional<double>, std::optional<double>> score_of(const CellRecord& c, const BenchmarkColumn& b) {
+  std::vector<std::string> tasks = {b.task};
+  tasks.insert(tasks.end(), b.task_aliases.begin(), b.task_aliases.end());
+  for (const auto& task : tasks) {
+    for (const auto& k : b.metric_keys) {
+      if (auto v = c.eval_metric(task, {k})) return {v, c.eval_metric(task, {stderr_key(k)})};
+    }
+  }
+  return {std::nullopt, std::nullopt};
+}
+
 TableRow method_row(const CellRecord& c, std::vector<std::string> groups) {
   TableRow r;
   r.groups = std::move(groups);
@@ -69,23 +106,29 @@ Table build_table1(const std::vector<CellRecord>& cells) {
   for (const auto& b : table1_columns()) t.columns.push_back({b.key, b.header, 2, true, true});
   t.columns.push_back({"avg", "Avg", 2, true, true});
   bool any_missing = false;
-  for (const CellRecord* c : ordered(cells)) {
-    TableRow r = method_row(*c, {dataset_title(*c), c->model});
-    double sum = 0;
-    bool complete = true;
-    for (const auto& b : table1_columns()) {
-      auto v = c->eval_metric(b.task, b.metric_keys);
-      for (size_t a = 0; !v && a < b.task_aliases.size(); ++a) v = c->eval_metric(b.task_aliases[a], b.metric_keys);
-      if (v) {
-        r.values.push_back(*v * 100.0);
-        sum += *v * 100.0;
-      } else {
-        r.values.push_back(std::nullopt);
-        complete = false;
+  const size_t nb = table1_columns().size();
+  for (const auto& runs : runs_of(ordered(cells))) {
+    TableRow r = method_row(*runs.front(), {dataset_title(*runs.front()), runs.front()->model});
+    std::vector<RunValues> rv;
+    for (const CellRecord* c : runs) {
+      RunValues v;
+      double sum = 0, var = 0;
+      bool complete = true, all_se = true;
+      for (const auto& b : table1_columns()) {
+        auto [score, se] = score_of(*c, b);
+        v.values.push_back(score ? std::optional<double>(*score * 100.0) : std::nullopt);
+        v.stderrs.push_back(se ? std::optional<double>(*se * 100.0) : std::nullopt);
+        complete &= score.has_value();
+        all_se &= se.has_value();
+        if (score) sum += *score * 100.0;
+        if (se) var += *se * 100.0 * *se * 100.0;
       }
+      v.values.push_back(complete ? std::optional<double>(sum / nb) : std::nullopt);
+      v.stderrs.push_back(complete && all_se ? std::optional<double>(std::sqrt(var) / nb) : std::nullopt);
+      any_missing |= !complete;
+      rv.push_back(std::move(v));
     }
-    r.values.push_back(complete ? std::optional<double>(sum / table1_columns().size()) : std::nullopt);
-    any_missing |= !complete;
+    merge_runs(r, rv);
     t.rows.push_back(std::move(r));
   }
   t.compute_deltas();
@@ -122,17 +165,23 @@ Table build_table2(const std::vector<CellRecord>& cells) {
       r.label = method_label(method);
       r.baseline = std::string(method) == "padding";
       bool present = false;
-      for (const auto& d : datasets) {
-        std::optional<double> v;
+      // One run per seed: the k-th cell of each dataset for this model and method.
+      std::vector<RunValues> rv;
+      for (size_t di = 0; di < datasets.size(); ++di) {
+        size_t k = 0;
         for (const CellRecord* c : order) {
-          if (c->model == m && c->dataset == d && c->method == method) {
-            present = true;
-            v = c->eval_metric("wildbench", {"score,none", "wb_score,none"});
-          }
+          if (c->model != m || c->dataset != datasets[di] || c->method != method) continue;
+          present = true;
+          if (rv.size() <= k) rv.resize(k + 1, RunValues{std::vector<std::optional<double>>(datasets.size()),
+                                                         std::vector<std::optional<double>>(datasets.size())});
+          rv[k].values[di] = c->eval_metric("wildbench", {"score,none", "wb_score,none"});
+          rv[k].stderrs[di] = c->eval_metric("wildbench", {"score_stderr,none", "wb_score_stderr,none"});
+          any |= rv[k].values[di].has_value();
+          ++k;
         }
-        any |= v.has_value();
-        r.values.push_back(v);
       }
+      if (rv.empty()) rv.push_back(RunValues{std::vector<std::optional<double>>(datasets.size()), {}});
+      merge_runs(r, rv);
       if (present) t.rows.push_back(std::move(r));
     }
   }
@@ -159,24 +208,30 @@ Table build_table3(const std::vector<CellRecord>& cells) {
       {"train_tokens_per_second", "Tokens per Second", 1, true, true},
       {"padding_fraction", "Padding (%)", 2, false, false},
   };
-  for (const CellRecord* c : ordered(cells)) {
-    TableRow r = method_row(*c, {dataset_title(*c), c->model});
-    r.values.push_back(c->train_metric("epoch"));
-    auto steps = c->train_metric("global_step");
-    if (!steps) steps = c->train_metric("total_steps");
-    r.values.push_back(steps);
-    r.values.push_back(c->train_metric("train_runtime"));
-    r.values.push_back(c->train_metric("train_steps_per_second"));
-    r.values.push_back(c->train_metric("train_samples_per_second"));
-    auto tps = c->train_metric("train_tokens_per_second");
-    if (!tps) tps = c->train_metric("tokens_per_second");
-    r.values.push_back(tps);
-    std::optional<double> pad = c->train_metric("padding_fraction");
-    if (!pad) {
-      auto it = c->data_stats.find("padding_fraction");
-      if (it != c->data_stats.end() && it->is_number()) pad = it->get<double>();
+  for (const auto& runs : runs_of(ordered(cells))) {
+    TableRow r = method_row(*runs.front(), {dataset_title(*runs.front()), runs.front()->model});
+    std::vector<RunValues> rv;
+    for (const CellRecord* c : runs) {
+      RunValues v;
+      v.values.push_back(c->train_metric("epoch"));
+      auto steps = c->train_metric("global_step");
+      if (!steps) steps = c->train_metric("total_steps");
+      v.values.push_back(steps);
+      v.values.push_back(c->train_metric("train_runtime"));
+      v.values.push_back(c->train_metric("train_steps_per_second"));
+      v.values.push_back(c->train_metric("train_samples_per_second"));
+      auto tps = c->train_metric("train_tokens_per_second");
+      if (!tps) tps = c->train_metric("tokens_per_second");
+      v.values.push_back(tps);
+      std::optional<double> pad = c->train_metric("padding_fraction");
+      if (!pad) {
+        auto it = c->data_stats.find("padding_fraction");
+        if (it != c->data_stats.end() && it->is_number()) pad = it->get<double>();
+      }
+      v.values.push_back(pad ? std::optional<double>(*pad * 100.0) : std::nullopt);
+      rv.push_back(std::move(v));
     }
-    r.values.push_back(pad ? std::optional<double>(*pad * 100.0) : std::nullopt);
+    merge_runs(r, rv);
     t.rows.push_back(std::move(r));
   }
   t.compute_deltas();

@@ -176,3 +176,46 @@ TEST(StudyConfig, PaperConfigMatchesThePaperSetup) {
   EXPECT_EQ(c.train["preprocessing_num_workers"], 64);
   EXPECT_EQ(c.methods, (std::vector<std::string>{"padding", "random", "greedy"}));
 }
+
+// One job per stage: data and eval as one task (data told the training world size, which sets
+// the global batch), training as nodes x ranks under srun; no GPU request when gpus_per_node is 0.
+TEST(Slurm, StageScriptsShapeEachJob) {
+  StudyConfig c = parse_study_config(yaml_to_json(kValid, "s.yaml"), "s.yaml");
+  StudyRunner r(c, "/tmp/pbslurm");
+  const Cell cell = r.cells()[2];
+  std::string data = slurm_stage_script(r, cell, "data", "/cfg/s.yaml");
+  EXPECT_NE(data.find("#SBATCH --ntasks=1\n"), std::string::npos) << data;
+  EXPECT_EQ(data.find("--gpus-per-node"), std::string::npos) << data;
+  EXPECT_NE(data.find("export WORLD_SIZE=32\n"), std::string::npos) << data;  // 4 nodes x 8 ranks
+  EXPECT_NE(data.find("--cell B-70B__d1__padding --stages data\n"), std::string::npos) << data;
+  EXPECT_NE(data.find("#SBATCH --output=/tmp/pbslurm/B-70B__d1__padding/logs/slurm-data-%j.out"), std::string::npos);
+  std::string train = slurm_stage_script(r, cell, "train", "/cfg/s.yaml", /*force=*/true);
+  EXPECT_NE(train.find("#SBATCH --nodes=4\n#SBATCH --ntasks-per-node=8\n#SBATCH --gpus-per-node=8\n"), std::string::npos) << train;
+  EXPECT_NE(train.find("srun --kill-on-bad-exit=1"), std::string::npos) << train;
+  EXPECT_NE(train.find("RANK=$SLURM_PROCID WORLD_SIZE=$SLURM_NTASKS LOCAL_RANK=$SLURM_LOCALID"), std::string::npos);
+  EXPECT_NE(train.find("--stages train --force"), std::string::npos) << train;
+  std::string eval = slurm_stage_script(r, cell, "eval", "/cfg/s.yaml");
+  EXPECT_NE(eval.find("#SBATCH --gpus-per-node=1\n"), std::string::npos) << eval;
+  EXPECT_THROW(slurm_stage_script(r, cell, "deploy", ""), packbench::Error);
+
+  StudyConfig smoke = load_study_config(packbench::testing::source_dir() + "/configs/smoke.yaml");
+  StudyRunner sr(smoke, "/tmp/pbsmoke");
+  std::string t = slurm_stage_script(sr, sr.cells()[0], "train", "");
+  EXPECT_EQ(t.find("--gpus-per-node"), std::string::npos) << t;
+  EXPECT_NE(t.find("#SBATCH --nodes=1\n#SBATCH --ntasks-per-node=1\n#SBATCH --cpus-per-task=1\n"), std::string::npos) << t;
+}
+
+// A seeds axis repeats every cell once per seed, and the seed reaches the training configuration.
+TEST(StudyConfig, SeedsAxisRepeatsCells) {
+  StudyConfig c = load_study_config(packbench::testing::source_dir() + "/configs/smoke.yaml");
+  EXPECT_EQ(c.seeds, (std::vector<int64_t>{1, 2}));
+  auto cells = expand_cells(c);
+  ASSERT_EQ(cells.size(), 4u);  // 1 model x 1 dataset x 2 methods x 2 seeds
+  EXPECT_EQ(cells[0].id, "tiny__synth_smoke__padding__seed1");
+  EXPECT_EQ(cells[1].id, "tiny__synth_smoke__padding__seed2");
+  StudyRunner r(c, "/tmp/pbseeds");
+  EXPECT_EQ(r.train_config(cells[1])["seed"], 2);
+  EXPECT_NE(error_of("name: t\nmethods: [padding]\nseeds: [1, 1]\n").find("s.yaml.seeds[1]: seed 1 is listed twice"), std::string::npos);
+  EXPECT_NE(error_of("name: t\nmethods: [padding]\nseeds: [x]\n").find("s.yaml.seeds[0]: expected a non-negative integer"), std::string::npos);
+  EXPECT_NE(error_of("name: t\nmethods: [padding]\nseeds: []\n").find("'seeds' must be a non-empty list"), std::string::npos);
+}

@@ -1,6 +1,7 @@
 // Table schema and printers on hand-made cells: deltas, averages, missing values, escaping, errors.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "datasets/atomic_file.h"
@@ -165,4 +166,92 @@ TEST(Tables, RenderPicksThePrinterByFormatName) {
   EXPECT_EQ(render(t, "csv"), to_csv(t));
   EXPECT_EQ(render(t, "html"), to_html(t));
   EXPECT_THROW(render(t, "pdf"), packbench::Error);
+}
+
+// ---- seeds and noise ----------------------------------------------------------------------------
+
+namespace {
+
+// Two seeds of one method: MMLU `a` and `b` (fractions), each with a document standard error of 0.02.
+std::vector<CellRecord> two_seeds(const std::string& method, double a, double b) {
+  std::vector<CellRecord> out;
+  int seed = 1;
+  for (double v : {a, b}) {
+    auto c = make_cell("tiny", method, v);
+    c.cell_id += "-seed" + std::to_string(seed);
+    c.cell["seed"] = seed++;
+    c.evals["mmlu"]["acc_stderr,none"] = 0.02;
+    c.evals["ifeval"]["prompt_level_strict_acc_stderr,none"] = 0.05;
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::vector<CellRecord> seeded_cells() {
+  auto cells = two_seeds("padding", 0.30, 0.34);
+  auto greedy = two_seeds("greedy", 0.40, 0.44);
+  cells.insert(cells.end(), greedy.begin(), greedy.end());
+  return cells;
+}
+
+}  // namespace
+
+// By hand: padding MMLU 30, 34 -> 32 ± 2.828 (sample std); greedy 40, 44 -> 42 ± 2.828. Each
+// row's noise: sqrt(2.828^2 / 2 + 2^2) = 2.828; the delta's: sqrt(8 + 8) = 4, and 10 > 2 x 4.
+TEST(Seeds, Table1MeansStdsAndNoiseByHand) {
+  Table t = build_table1(seeded_cells());
+  ASSERT_EQ(t.rows.size(), 2u);  // seeds merge into one row per method
+  const TableRow& pad = t.rows[0];
+  const TableRow& greedy = t.rows[1];
+  EXPECT_NEAR(*pad.values[0], 32.0, 1e-9);
+  EXPECT_NEAR(*pad.stds[0], std::sqrt(8.0), 1e-9);
+  EXPECT_EQ(pad.counts[0], 2);
+  EXPECT_NEAR(*pad.stderrs[0], 2.0, 1e-9);
+  EXPECT_NEAR(*greedy.deltas[0], 10.0, 1e-9);
+  EXPECT_NEAR(*greedy.delta_ses[0], 4.0, 1e-9);
+  EXPECT_TRUE(*greedy.beyond_noise[0]);
+  // IFEval: 25 in every run, standard error 5 each -> delta 0 with SE sqrt(50): within the noise.
+  EXPECT_NEAR(*greedy.delta_ses[4], std::sqrt(50.0), 1e-9);
+  EXPECT_FALSE(*greedy.beyond_noise[4]);
+  // MATH: 5 in every run and no document standard error: a zero-noise estimate from two seeds.
+  EXPECT_NEAR(*greedy.delta_ses[2], 0.0, 1e-12);
+  EXPECT_NEAR(*pad.stds[2], 0.0, 1e-12);  // 5 and 5: a std of 0 is still a measured spread
+}
+
+TEST(Seeds, EveryFormatShowsSpreadAndNoise) {
+  Table t = build_table1(seeded_cells());
+  std::string md = to_markdown(t);
+  EXPECT_NE(md.find("| Padding | 32.00 ± 2.83 [2.00] |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| Greedy Packing | 42.00 ± 2.83 [2.00] (+10.00)* |"), std::string::npos) << md;
+  EXPECT_NE(md.find("25.00 ± 0.00 [5.00] (+0.00) |"), std::string::npos) << md;  // IFEval: no star
+  EXPECT_NE(md.find("standard deviation over up to 2 seeds"), std::string::npos) << md;
+  std::string csv = to_csv(t);
+  std::string header = csv.substr(0, csv.find('\n'));
+  EXPECT_NE(header.find(",mmlu_std,"), std::string::npos) << header;
+  EXPECT_NE(header.find(",mmlu_n,"), std::string::npos) << header;
+  EXPECT_NE(header.find(",mmlu_stderr,"), std::string::npos) << header;
+  EXPECT_NE(header.find(",mmlu_delta_se,"), std::string::npos) << header;
+  EXPECT_NE(header.find(",mmlu_delta_beyond_noise,"), std::string::npos) << header;
+  EXPECT_EQ(header.rfind("dataset,model,method,mmlu,gsm8k", 0), 0u) << header;  // values first, as before
+  EXPECT_NE(csv.find(",2.828427,"), std::string::npos) << csv;
+  std::string tex = to_latex(t);
+  EXPECT_NE(tex.find("32.00 $\\pm$ 2.83 [2.00]"), std::string::npos) << tex;
+  std::string html = to_html(t);
+  EXPECT_NE(html.find("<span class=\"sd\">± 2.83</span> <span class=\"se\">[2.00]</span>"), std::string::npos) << html;
+  EXPECT_NE(html.find("<span class=\"up\">(+10.00)*</span>"), std::string::npos) << html;
+  EXPECT_NE(html.find("class=\"noise\""), std::string::npos) << html;
+}
+
+TEST(Seeds, Table3AveragesSeedsAndKeepsSingleRunTablesAsBefore) {
+  auto a = make_cell("tiny", "padding", 0.5), b = make_cell("tiny", "padding", 0.7);
+  a.cell["seed"] = 1;
+  b.cell["seed"] = 2;
+  Table t = build_table3({a, b});
+  ASSERT_EQ(t.rows.size(), 1u);
+  EXPECT_NEAR(*t.rows[0].values[2], 60.0, 1e-9);  // train_runtime 50 and 70
+  EXPECT_NEAR(*t.rows[0].stds[2], std::sqrt(200.0), 1e-9);
+  // One run per row: no spread columns, no notes about them.
+  Table single = build_table3({make_cell("tiny", "padding", 0.5)});
+  EXPECT_EQ(to_csv(single).find("_std"), std::string::npos);
+  EXPECT_EQ(to_markdown(single).find("±"), std::string::npos);
 }
