@@ -71,7 +71,9 @@ struct SmolLM2 : ::testing::Test {
 
 }  // namespace
 
-TEST_F(SmolLM2, PackbenchTokenizerEqualsTransformersOnEveryText) {
+// One test (ctest runs each case in its own process, and the reference takes one Python run).
+TEST_F(SmolLM2, TokenizerFilesEqualTransformersGgufTokenizer) {
+  SCOPED_TRACE("packbench's tokenizer on every text");
   auto tok = packbench::data::Tokenizer::from_dir(*dir);
   const auto& texts = (*ref)["texts"];
   const auto& ids = (*ref)["ids"];
@@ -94,15 +96,13 @@ TEST_F(SmolLM2, PackbenchTokenizerEqualsTransformersOnEveryText) {
   EXPECT_EQ(tok->eos_id(), 2);
   EXPECT_EQ(tok->pad_id(), 2);
   EXPECT_EQ(tok->vocab_size(), 49152);
-}
 
-TEST_F(SmolLM2, TransformersLoadsTheWrittenFolderWithTheSameIds) {
+  SCOPED_TRACE("transformers loading the written folder");
   const auto& imported = (*ref)["imported_ids"];
   ASSERT_TRUE(imported.is_array());
   EXPECT_EQ(imported, (*ref)["ids"]);
-}
 
-TEST_F(SmolLM2, TokenizerJsonMatchesTransformersStructure) {
+  SCOPED_TRACE("tokenizer.json against the one transformers builds");
   const json ours = json::parse(slurp(*dir + "/tokenizer.json"));
   const json& theirs = (*ref)["tokenizer_json"];
   EXPECT_EQ(ours["model"]["vocab"], theirs["model"]["vocab"]);
