@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Hugging Face transformers' reading of a GGUF model, for packbench's GGUF import parity tests
-(tests/trainers/test_gguf_tokenizer.cpp, test_gguf_model.cpp, test_slow_gguf_generate.cpp).
+"""transformers' own reading of a GGUF model (tokenizer, chat template, logits, greedy generation) for GGUF parity tests.
+
+Used by tests/trainers/test_gguf_tokenizer.cpp, test_gguf_chat_template.cpp, test_slow_gguf_generate.cpp
+and tests/harness/test_gguf_import_cli.cpp.
 
 transformers builds its tokenizer and model from the GGUF itself (from_pretrained(dir, gguf_file=...)),
 independently of packbench's import. Run with packbench's Python environment, offline:
