@@ -1,9 +1,10 @@
 // packbench 'model' subcommand group: inspect a checkpoint (info), dump its logits (logits),
-// and write a randomly initialised checkpoint from a config.json (init).
+// write a randomly initialised checkpoint from a config.json (init), and import a GGUF model (import).
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <torch/torch.h>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <thread>
@@ -12,6 +13,7 @@
 #include "datasets/error.h"
 #include "harness/commands.h"
 #include "trainers/blas_kernels.h"
+#include "trainers/gguf_import.h"
 #include "trainers/llama_config.h"
 #include "trainers/llama_model.h"
 #include "trainers/pretrained.h"
@@ -155,10 +157,26 @@ void run_init(const std::string& config_path, const std::string& out, uint64_t s
   fmt::print("wrote {}: {} parameters, seed {}, {}\n", out, with_commas(c.num_parameters()), seed, train::dtype_config_name(options.dtype));
 }
 
+void run_import(const std::string& gguf, const std::string& out) {
+  const auto t0 = std::chrono::steady_clock::now();
+  train::GgufImportResult r = train::import_gguf(gguf, out);
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const LlamaConfig& c = r.config;
+  std::string types;
+  for (const auto& [name, n] : r.tensors_by_type) types += fmt::format("{}{} {}", types.empty() ? "" : ", ", n, name);
+  fmt::print("imported {} -> {}\n", gguf, out);
+  fmt::print("  LlamaForCausalLM: {} layers, hidden {}, intermediate {}, {} heads ({} key/value), vocab {}, {} head\n",
+             c.num_hidden_layers, c.hidden_size, c.intermediate_size, c.num_attention_heads, c.num_key_value_heads,
+             c.vocab_size, c.tie_word_embeddings ? "tied" : "untied");
+  fmt::print("  tensors: {} (GGUF types); {} parameters written as float32, {} bytes\n", types, with_commas(r.parameters),
+             with_commas(static_cast<int64_t>(r.bytes_written)));
+  fmt::print("  time: {:.2f} s (dequantize {:.2f} s, write {:.2f} s)\n", total, r.dequantize_seconds, r.write_seconds);
+}
+
 }  // namespace
 
 void add_model_commands(CLI::App& app) {
-  auto* cmd = app.add_subcommand("model", "inspect a checkpoint (info, logits) or create one (init)");
+  auto* cmd = app.add_subcommand("model", "inspect a checkpoint (info, logits) or create one (init, import)");
   cmd->require_subcommand(1);
 
   auto* info = cmd->add_subcommand("info", "architecture, parameter count, dtypes and file sizes of a checkpoint");
@@ -194,6 +212,17 @@ void add_model_commands(CLI::App& app) {
   init->add_option("--dtype", ia->dtype, "saved dtype: fp32 | bf16 | fp16")->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
   init->add_option("--max-shard-mb", ia->max_shard_mb, "largest safetensors shard in MB");
   init->callback([ia] { run_init(ia->config, ia->out, ia->seed, ia->tokenizer, ia->dtype, ia->max_shard_mb); });
+
+  auto* imp = cmd->add_subcommand(
+      "import",
+      "convert a GGUF model (llama.cpp) into a Hugging Face folder: config.json, float32 model.safetensors, "
+      "tokenizer.json, tokenizer_config.json (with the chat template), generation_config.json. Architectures: llama. "
+      "Tensor types: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K. Tokenizers: byte-level BPE (gpt2)");
+  auto gguf_file = std::make_shared<std::string>();
+  auto gguf_out = std::make_shared<std::string>();
+  imp->add_option("--gguf", *gguf_file, "the .gguf file")->required();
+  imp->add_option("--out", *gguf_out, "checkpoint folder to write (replaced atomically)")->required();
+  imp->callback([gguf_file, gguf_out] { run_import(*gguf_file, *gguf_out); });
 }
 
 }  // namespace packbench::cli
