@@ -25,8 +25,7 @@ PACKAGES=(
   libopenblas0-openmp     # fast BLAS for libtorch (reference BLAS is ~40x slower)
   nlohmann-json3-dev libfmt-dev libsimdjson-dev libpcre2-dev libcli11-dev libyaml-cpp-dev
   libcsv-dev              # CSV parser for MMLU's quoted multi-line fields
-  libcld2-dev             # language detection for IFEval's language:response_language
-  python3-langdetect      # langdetect's language profiles, read by IFEval's change_case checkers
+  python3-langdetect      # langdetect's profiles: IFEval's language checks, as the official code makes them
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   bubblewrap python3      # sandbox for generated HumanEval programs
   python3-venv            # the pinned Python environment below

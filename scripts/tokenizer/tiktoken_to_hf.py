@@ -49,7 +49,11 @@ def byte_to_unicode():
 
 def read_ranks(path):
     ranks = {}
-    with open(path, "rb") as f:
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise SystemExit(f"{path}: cannot read ({e.strerror})")
+    with f:
         for lineno, line in enumerate(f, 1):
             line = line.strip()
             if not line:
