@@ -14,10 +14,14 @@ if ! command -v nvcc >/dev/null; then
 fi
 [[ -x "$venv/bin/python" ]] || { echo "configure_cuda: $venv missing: run scripts/setup.sh --cuda" >&2; exit 1; }
 prefix=$("$venv/bin/python" -c 'import torch; print(torch.utils.cmake_prefix_path)')
+torchlib="$prefix/../../lib"
+# LibTorch's CMake package looks for libtorch and libc10 in the system folders before its own: a
+# system LibTorch (Debian's libtorch-dev, which the default build uses) would be mixed in. Name them.
+libs=(-DTORCH_LIBRARY="$(readlink -f "$torchlib/libtorch.so")" -Dc10_LIBRARY="$(readlink -f "$torchlib/libc10.so")")
 # packbench compiles no CUDA kernels of its own: name the architectures rather than let LibTorch's
 # CMake probe for a GPU (there may be none here).
 export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-8.0;9.0}"
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
-  -DPACKBENCH_CUDA=ON "${launcher[@]}" "$@"
+  -DPACKBENCH_CUDA=ON "${libs[@]}" "${launcher[@]}" "$@"

@@ -24,6 +24,7 @@ PACKAGES=(
   libgloo-dev             # Gloo headers that c10d's ProcessGroupGloo.hpp includes (data parallel on CPU)
   libopenblas0-openmp     # fast BLAS for libtorch (reference BLAS is ~40x slower)
   nlohmann-json3-dev libfmt-dev libsimdjson-dev libpcre2-dev libcli11-dev libyaml-cpp-dev
+  libcpp-httplib-dev      # cpp-httplib: packbench serve's HTTP server, eval --model-url's client
   libcsv-dev              # CSV parser for MMLU's quoted multi-line fields
   python3-langdetect      # langdetect's profiles: IFEval's language checks, as the official code makes them
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
