@@ -455,10 +455,14 @@ class Server {
     } else {
       throw bad_request("'prompt' must be a non-empty string, list of strings, or token ids", "prompt");
     }
-    if (!texts.empty())
+    if (!texts.empty()) {
       for (const auto& t : texts) prompts.push_back(engine_->encode_context(t));
-    else
-      for (const auto& ids : prompts) texts.push_back(tok_->decode(ids, false));
+    } else {
+      for (const auto& ids : prompts) {
+        check_ids(ids, "prompt");
+        texts.push_back(tok_->decode(ids, false));
+      }
+    }
     const int64_t max_tokens = int_field(body, "max_tokens", 16, 0, engine_->max_length());
     const bool echo = bool_field(body, "echo", false);
     const int64_t logprobs = int_field(body, "logprobs", -1, 0, 20);
