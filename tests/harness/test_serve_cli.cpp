@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -391,6 +392,70 @@ TEST_F(ServeCli, EvalThroughTheServerEqualsInProcess) {
     EXPECT_GT(n, 0) << task;
   }
   EXPECT_EQ(s.stop(), 0);
+}
+
+// A loopback relay in front of the real server that answers the first POSTs with 503 and 429
+// (an overloaded server), then passes everything through.
+class FlakyRelay {
+ public:
+  FlakyRelay(const std::string& upstream, int refuse) : upstream_(upstream), refuse_(refuse) {
+    auto pass = [this](const httplib::Request& req, httplib::Response& res) {
+      if (req.method == "POST" && refused_ < refuse_) {
+        const int n = ++refused_;
+        res.status = n % 2 ? 503 : 429;
+        res.set_content(R"({"error":{"message":"busy","type":"server_error"}})", "application/json");
+        return;
+      }
+      httplib::Client cli(upstream_);
+      cli.set_read_timeout(120);
+      auto r = req.method == "POST" ? cli.Post(req.path, req.body, "application/json") : cli.Get(req.path);
+      res.status = r ? r->status : 502;
+      res.set_content(r ? r->body : "{}", "application/json");
+    };
+    svr_.Get(R"(/v1/.*)", pass);
+    svr_.Post(R"(/v1/.*)", pass);
+    port_ = svr_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { svr_.listen_after_bind(); });
+  }
+  ~FlakyRelay() {
+    svr_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int refused() const { return refused_; }
+
+ private:
+  std::string upstream_;
+  int refuse_;
+  std::atomic<int> refused_{0};
+  httplib::Server svr_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST_F(ServeCli, EvalRetriesBusyServersWithBackoff) {
+  const fs::path root = fixture_root(*dir_ / "retry");
+  ServerProcess s(*ckpt_, *dir_ / "retry.log");
+  ASSERT_GT(s.port(), 0) << s.read_log();
+  const std::string common = " --tasks mmlu,gsm8k --limit 2 --batch-size 2 --max-new-tokens 4 --concurrency 1 --data-root " +
+                             root.string();
+  std::string log;
+  const fs::path direct = *dir_ / "retry" / "direct", relayed = *dir_ / "retry" / "relayed";
+  ASSERT_EQ(pt::run_command("PACKBENCH_PROGRESS=0 " + pt::packbench_bin() + " eval --model-url " + s.url() + common +
+                                " --out " + direct.string(), &log), 0) << log;
+  FlakyRelay relay(s.url(), 3);
+  ASSERT_EQ(pt::run_command("PACKBENCH_PROGRESS=0 " + pt::packbench_bin() + " eval --model-url " + relay.url() +
+                                common + " --max-retries 3 --out " + relayed.string(), &log), 0) << log;
+  EXPECT_EQ(relay.refused(), 3);
+  auto a = json::parse(packbench::read_file((direct / "results.json").string()));
+  auto b = json::parse(packbench::read_file((relayed / "results.json").string()));
+  EXPECT_EQ(a["results"], b["results"]);
+  EXPECT_EQ(b["timings"]["mmlu"]["retries"].get<int64_t>() + b["timings"]["gsm8k"]["retries"].get<int64_t>(), 3);
+  // More refusals in a row than retries: the error names the status and the count.
+  FlakyRelay stubborn(s.url(), 100);
+  EXPECT_NE(pt::run_command("PACKBENCH_PROGRESS=0 " + pt::packbench_bin() + " eval --model-url " + stubborn.url() +
+                                common + " --max-retries 1 --out " + (*dir_ / "retry" / "x").string(), &log), 0);
+  EXPECT_THAT(log, HasSubstr("busy (after 1 retries)"));
 }
 
 TEST_F(ServeCli, EvalThroughABadServerIsAClearError) {
