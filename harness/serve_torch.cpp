@@ -20,6 +20,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -140,6 +141,10 @@ struct Job {
   int top_k = 0;
   std::vector<TokenScores> scores;
 
+  // Streaming: every kept token as it is sampled (index into `inputs`); false cancels that row.
+  std::function<bool(size_t, int32_t)> on_token;
+  std::function<void()> on_done;  // called once the job is finished (outputs or error set)
+
   std::exception_ptr error;
   bool done = false;
 };
@@ -159,17 +164,26 @@ class Scheduler {
     worker_.join();
   }
 
-  // Queues a job and waits for it; rethrows what the engine threw.
-  void run(const std::shared_ptr<Job>& job) {
-    std::unique_lock<std::mutex> lock(mu_);
+  // Queues a job and returns at once.
+  void submit(const std::shared_ptr<Job>& job) {
+    std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back(job);
     cv_.notify_all();
+  }
+  // Queues a job and waits for it; rethrows what the engine threw.
+  void run(const std::shared_ptr<Job>& job) {
+    submit(job);
+    std::unique_lock<std::mutex> lock(mu_);
     done_cv_.wait(lock, [&] { return job->done; });
     if (job->error) std::rethrow_exception(job->error);
   }
 
-  int64_t batches() const { return batches_; }
-  int64_t max_batch_requests() const { return max_batch_requests_; }
+  // Engine activity, for /health: generate() calls, the most requests one call held, rows
+  // cancelled because their client went away.
+  json counters() const {
+    return {{"generate_calls", batches_.load()}, {"max_requests_per_call", max_batch_requests_.load()},
+            {"cancelled", cancelled_.load()}};
+  }
 
  private:
   void loop() {
@@ -190,6 +204,8 @@ class Scheduler {
         for (auto& j : jobs) j->done = true;
       }
       done_cv_.notify_all();
+      for (auto& j : jobs)
+        if (j->on_done) j->on_done();
     }
   }
 
@@ -201,8 +217,16 @@ class Scheduler {
     if (!greedy.empty()) {
       try {
         std::vector<train::GenerationInput> all;
-        for (auto& j : greedy) all.insert(all.end(), j->inputs.begin(), j->inputs.end());
-        auto outs = generate_sorted(all, greedy[0]->sampling);
+        std::vector<size_t> first;  // where each job's inputs start in `all`
+        for (auto& j : greedy) {
+          first.push_back(all.size());
+          all.insert(all.end(), j->inputs.begin(), j->inputs.end());
+        }
+        auto on_token = [&](size_t i, int32_t t) {
+          const size_t k = std::upper_bound(first.begin(), first.end(), i) - first.begin() - 1;
+          return greedy[k]->on_token ? greedy[k]->on_token(i - first[k], t) : true;
+        };
+        auto outs = generate_sorted(all, greedy[0]->sampling, on_token);
         size_t k = 0;
         for (auto& j : greedy)
           for (size_t i = 0; i < j->inputs.size(); ++i) j->outputs.push_back(std::move(outs[k++]));
@@ -215,7 +239,7 @@ class Scheduler {
     for (auto& j : jobs) {
       try {
         if (!j->inputs.empty() && j->sampling.temperature > 0.0) {
-          j->outputs = generate_sorted(j->inputs, j->sampling);
+          j->outputs = generate_sorted(j->inputs, j->sampling, j->on_token);
           ++batches_;
         }
         for (const auto& seq : j->score) j->scores.push_back(score(seq, j->top_k));
@@ -227,7 +251,8 @@ class Scheduler {
 
   // Longest prompts first, as the in-process engine orders them; outputs in input order.
   std::vector<train::GenerationOutput> generate_sorted(const std::vector<train::GenerationInput>& inputs,
-                                                       const train::SamplingOptions& sampling) {
+                                                       const train::SamplingOptions& sampling,
+                                                       const std::function<bool(size_t, int32_t)>& on_token) {
     std::vector<size_t> order(inputs.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::stable_sort(order.begin(), order.end(),
@@ -239,7 +264,10 @@ class Scheduler {
     go.stop_token_ids = stop_ids_;
     go.batch_size = batch_size_;
     go.pad_id = pad_id_;
+    if (on_token) go.on_token = [&](size_t i, int32_t t) { return on_token(order[i], t); };
     auto outs = train::generate(*model_, tok_.get(), sorted, go);
+    for (const auto& o : outs)
+      if (o.finish == train::FinishReason::kCancelled) ++cancelled_;
     std::vector<train::GenerationOutput> back(inputs.size());
     for (size_t k = 0; k < order.size(); ++k) back[order[k]] = std::move(outs[k]);
     return back;
@@ -279,7 +307,7 @@ class Scheduler {
   std::condition_variable cv_, done_cv_;
   std::deque<std::shared_ptr<Job>> queue_;
   bool stopping_ = false;
-  std::atomic<int64_t> batches_{0}, max_batch_requests_{0};
+  std::atomic<int64_t> batches_{0}, max_batch_requests_{0}, cancelled_{0};
   std::thread worker_;  // last: starts once everything above is ready
 };
 
@@ -316,8 +344,8 @@ class Server {
   const std::string& model_name() const { return args_.model_name; }
 
   void routes(httplib::Server& svr) {
-    svr.Get("/health", [](const httplib::Request&, httplib::Response& res) {
-      send_json(res, {{"status", "ok"}});
+    svr.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+      send_json(res, {{"status", "ok"}, {"engine", scheduler_->counters()}});
     });
     svr.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
       send_json(res, {{"object", "list"},
@@ -422,7 +450,7 @@ class Server {
   }
 
   static const char* finish_name(train::FinishReason r) {
-    return r == train::FinishReason::kLength ? "length" : "stop";
+    return r == train::FinishReason::kLength || r == train::FinishReason::kCancelled ? "length" : "stop";
   }
 
   void completions(const httplib::Request& req, httplib::Response& res) {
@@ -482,6 +510,22 @@ class Server {
         job->inputs.push_back(std::move(in));
       }
     }
+    if (stream) {
+      if (logprobs >= 0) throw bad_request("'logprobs' with 'stream' is not supported", "logprobs");
+      json head = {{"id", fmt::format("cmpl-{}", ++request_id_)}, {"object", "text_completion"},
+                   {"created", now()}, {"model", args_.model_name}};
+      auto chunk = [head](size_t i, const std::string& text, const char* finish) {
+        json e = head;
+        e["choices"] = json::array({{{"index", i}, {"text", text}, {"logprobs", nullptr},
+                                     {"finish_reason", finish ? json(finish) : json(nullptr)}}});
+        return e;
+      };
+      std::vector<json> first;
+      if (echo)
+        for (size_t i = 0; i < texts.size(); ++i) first.push_back(chunk(i, texts[i], nullptr));
+      stream_job(res, job, prompts.size(), chunk, first);
+      return;
+    }
     if (!job->inputs.empty()) scheduler_->run(job);
     // Log-probabilities: one teacher-forced pass over prompt + completion.
     std::vector<TokenScores> scores;
@@ -522,18 +566,7 @@ class Server {
                 {"usage", {{"prompt_tokens", prompt_tokens},
                            {"completion_tokens", completion_tokens},
                            {"total_tokens", prompt_tokens + completion_tokens}}}};
-    if (stream) {
-      std::vector<json> events;
-      for (auto c : out["choices"]) {
-        json e = out;
-        e.erase("usage");
-        e["choices"] = json::array({c});
-        events.push_back(e);
-      }
-      send_events(res, std::move(events));
-    } else {
-      send_json(res, out);
-    }
+    send_json(res, out);
   }
 
   void chat(const httplib::Request& req, httplib::Response& res) {
@@ -599,20 +632,26 @@ class Server {
     in.stops = train::StopStrings(stop_field(body));
     in.stream = 0;
     job->inputs.push_back(std::move(in));
+    const std::string id = fmt::format("chatcmpl-{}", ++request_id_);
+    if (stream) {
+      json head = {{"id", id}, {"object", "chat.completion.chunk"}, {"created", now()}, {"model", args_.model_name}};
+      auto chunk = [head](size_t, const std::string& text, const char* finish) {
+        json e = head;
+        e["choices"] = json::array({{{"index", 0},
+                                     {"delta", finish ? json::object() : json{{"content", text}}},
+                                     {"finish_reason", finish ? json(finish) : json(nullptr)}}});
+        return e;
+      };
+      json first = head;
+      first["choices"] = json::array(
+          {{{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"finish_reason", nullptr}}});
+      stream_job(res, job, 1, chunk, {first});
+      return;
+    }
     scheduler_->run(job);
     const auto& o = job->outputs[0];
     const int64_t pt = static_cast<int64_t>(prompt.size()), ct = static_cast<int64_t>(o.tokens.size());
     json usage = {{"prompt_tokens", pt}, {"completion_tokens", ct}, {"total_tokens", pt + ct}};
-    const std::string id = fmt::format("chatcmpl-{}", ++request_id_);
-    if (stream) {
-      json head = {{"id", id}, {"object", "chat.completion.chunk"}, {"created", now()}, {"model", args_.model_name}};
-      json first = head, last = head;
-      first["choices"] = json::array(
-          {{{"index", 0}, {"delta", {{"role", "assistant"}, {"content", o.text}}}, {"finish_reason", nullptr}}});
-      last["choices"] = json::array({{{"index", 0}, {"delta", json::object()}, {"finish_reason", finish_name(o.finish)}}});
-      send_events(res, {first, last});
-      return;
-    }
     send_json(res, {{"id", id},
                     {"object", "chat.completion"},
                     {"created", now()},
@@ -624,13 +663,113 @@ class Server {
                     {"usage", usage}});
   }
 
-  // Server-sent events: one "data: <json>" per event, then "data: [DONE]".
-  static void send_events(httplib::Response& res, std::vector<json> events) {
-    auto payload = std::make_shared<std::string>();
-    for (const auto& e : events) *payload += "data: " + e.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
-    *payload += "data: [DONE]\n\n";
-    res.set_chunked_content_provider("text/event-stream", [payload](size_t, httplib::DataSink& sink) {
-      sink.write(payload->data(), payload->size());
+  // How much of a row's decoded text can be sent while it is still generating: not past a stop
+  // string (the text is cut there), not into the last bytes a stop could still start in, and not
+  // into an unfinished UTF-8 character.
+  static size_t stable_prefix(const std::string& text, const train::StopStrings& stops) {
+    size_t safe = text.size();
+    const size_t hit = stops.find(text);
+    if (hit != std::string::npos) safe = hit;
+    else if (!stops.empty()) safe = text.size() >= stops.longest() ? text.size() - stops.longest() + 1 : 0;
+    size_t k = safe;
+    while (k > 0 && safe - k < 4 && (static_cast<unsigned char>(text[k - 1]) & 0xC0) == 0x80) --k;
+    if (k > 0) {
+      const unsigned char lead = static_cast<unsigned char>(text[k - 1]);
+      const size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+      if (lead >= 0xC0 && safe - (k - 1) < need) safe = k - 1;
+    }
+    return safe;
+  }
+
+  // Server-sent events as the engine generates: `first` events, then text deltas per choice as
+  // tokens arrive, a final event per choice with its finish reason, then "data: [DONE]". A client
+  // that goes away cancels its rows at their next token.
+  void stream_job(httplib::Response& res, std::shared_ptr<Job> job, size_t n_choices,
+                  std::function<json(size_t, const std::string&, const char*)> chunk, std::vector<json> first) {
+    struct State {
+      std::mutex mu;
+      std::condition_variable cv;
+      std::vector<std::vector<int32_t>> tokens;
+      bool done = false, changed = false;
+      std::atomic<bool> gone{false};
+    };
+    auto st = std::make_shared<State>();
+    st->tokens.resize(job->inputs.size());
+    job->on_token = [st](size_t i, int32_t t) {
+      if (st->gone) return false;
+      {
+        std::lock_guard<std::mutex> lock(st->mu);
+        st->tokens[i].push_back(t);
+        st->changed = true;
+      }
+      st->cv.notify_all();
+      return true;
+    };
+    job->on_done = [st] {
+      {
+        std::lock_guard<std::mutex> lock(st->mu);
+        st->done = true;
+      }
+      st->cv.notify_all();
+    };
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider("text/event-stream", [this, job, st, n_choices, chunk, first](
+                                                              size_t, httplib::DataSink& sink) {
+      auto send = [&](const std::string& data) {
+        const std::string ev = "data: " + data + "\n\n";
+        if (sink.write(ev.data(), ev.size())) return true;
+        st->gone = true;
+        return false;
+      };
+      auto send_json_event = [&](const json& e) {
+        return send(e.dump(-1, ' ', false, json::error_handler_t::replace));
+      };
+      for (const auto& e : first)
+        if (!send_json_event(e)) return false;
+      scheduler_->submit(job);
+      std::vector<size_t> sent(n_choices, 0);
+      for (;;) {
+        std::vector<std::vector<int32_t>> toks;
+        bool done;
+        {
+          std::unique_lock<std::mutex> lock(st->mu);
+          st->cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return st->done || st->changed; });
+          done = st->done;
+          st->changed = false;
+          toks = st->tokens;
+        }
+        if (done) break;
+        if (!sink.is_writable()) {
+          st->gone = true;
+          return false;
+        }
+        for (size_t i = 0; i < toks.size() && i < n_choices; ++i) {
+          if (toks[i].empty()) continue;
+          const std::string text = tok_->decode(toks[i], true);
+          const size_t safe = stable_prefix(text, job->inputs[i].stops);
+          if (safe > sent[i]) {
+            if (!send_json_event(chunk(i, text.substr(sent[i], safe - sent[i]), nullptr))) return false;
+            sent[i] = safe;
+          }
+        }
+      }
+      if (job->error) {
+        std::string msg = "internal error";
+        try {
+          std::rethrow_exception(job->error);
+        } catch (const std::exception& e) {
+          msg = e.what();
+        }
+        send_json_event({{"error", {{"message", msg}, {"type", "server_error"}, {"param", nullptr}, {"code", nullptr}}}});
+      } else {
+        for (size_t i = 0; i < n_choices; ++i) {
+          const bool generated = i < job->outputs.size();
+          const std::string text = generated ? job->outputs[i].text : "";
+          if (text.size() > sent[i] && !send_json_event(chunk(i, text.substr(sent[i]), nullptr))) return false;
+          if (!send_json_event(chunk(i, "", generated ? finish_name(job->outputs[i].finish) : "length"))) return false;
+        }
+      }
+      send("[DONE]");
       sink.done();
       return true;
     });
@@ -701,6 +840,7 @@ void run_serve(ServeArgs a) {
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGINT);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a client that hangs up mid-stream is a failed write, not a crash
 
   Server server(a, tok, train::make_llama_backend(model), eos, tmpl, threads);
   httplib::Server svr;

@@ -2,7 +2,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -14,6 +17,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "datasets/atomic_file.h"
@@ -288,6 +292,79 @@ TEST_F(ServeCli, ConcurrentRequestsShareBatchesAndGetTheirOwnAnswers) {
   for (size_t i = 0; i < prompts.size(); ++i) threads.emplace_back([&, i] { together[i] = complete(prompts[i]); });
   for (auto& t : threads) t.join();
   EXPECT_EQ(together, alone);
+  EXPECT_EQ(s.stop(), 0);
+}
+
+// Sends a streaming request over a plain socket, reads until the first event, and hangs up.
+bool stream_then_hang_up(int port, const std::string& body) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return false;
+  }
+  const std::string req = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+  std::string got;
+  char buf[4096];
+  while (got.find("data: ") == std::string::npos) {
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return got.find("data: ") != std::string::npos;
+}
+
+TEST_F(ServeCli, StreamingClientThatHangsUpIsCancelled) {
+  ServerProcess s(*ckpt_, *dir_ / "hangup.log");
+  ASSERT_GT(s.port(), 0) << s.read_log();
+  // Streamed deltas put together are the non-streamed text.
+  json req = {{"prompt", "The cat"}, {"max_tokens", 40}, {"temperature", 0}};
+  auto [cs, whole] = call(s, "/v1/completions", &req);
+  ASSERT_EQ(cs, 200);
+  httplib::Client cli(s.url());
+  req["stream"] = true;
+  auto res = cli.Post("/v1/completions", req.dump(), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "text/event-stream");
+  std::string streamed, finish;
+  int events = 0;
+  std::istringstream lines(res->body);
+  std::string line;
+  bool done = false;
+  while (std::getline(lines, line)) {
+    if (line.rfind("data: ", 0) != 0) continue;
+    if (line == "data: [DONE]") {
+      done = true;
+      continue;
+    }
+    json e = json::parse(line.substr(6));
+    streamed += e["choices"][0]["text"].get<std::string>();
+    if (!e["choices"][0]["finish_reason"].is_null()) finish = e["choices"][0]["finish_reason"];
+    ++events;
+  }
+  EXPECT_TRUE(done);
+  EXPECT_EQ(streamed, whole["choices"][0]["text"]);
+  EXPECT_EQ(finish, whole["choices"][0]["finish_reason"]);
+  EXPECT_GT(events, 2);  // deltas as tokens come, not one block
+
+  // A long generation whose client hangs up after the first event stops at its next token.
+  ASSERT_TRUE(stream_then_hang_up(s.port(), json{{"prompt", "The cat"}, {"max_tokens", 4000}, {"temperature", 0},
+                                                 {"stream", true}, {"echo", true}}.dump()));
+  int64_t cancelled = 0;
+  for (int i = 0; i < 100 && cancelled == 0; ++i) {
+    auto [hs, h] = call(s, "/health");
+    cancelled = hs == 200 ? h["engine"]["cancelled"].get<int64_t>() : 0;
+    if (cancelled == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(cancelled, 1);
+  auto [again, j] = call(s, "/v1/completions", &req);
+  EXPECT_EQ(again, 200);
   EXPECT_EQ(s.stop(), 0);
 }
 
