@@ -287,11 +287,22 @@ TEST_F(ServeCli, ConcurrentRequestsShareBatchesAndGetTheirOwnAnswers) {
   };
   std::vector<std::string> alone;
   for (const auto& p : prompts) alone.push_back(complete(p));
+  // A long request keeps the engine busy while the others arrive: they queue, and the engine's
+  // next call takes them together.
+  std::thread busy([&] {
+    json req = {{"prompt", "busy"}, {"max_tokens", 3000}, {"temperature", 0}};
+    call(s, "/v1/completions", &req);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
   std::vector<std::string> together(prompts.size());
   std::vector<std::thread> threads;
   for (size_t i = 0; i < prompts.size(); ++i) threads.emplace_back([&, i] { together[i] = complete(prompts[i]); });
   for (auto& t : threads) t.join();
+  busy.join();
   EXPECT_EQ(together, alone);
+  auto [hs, health] = call(s, "/health");
+  ASSERT_EQ(hs, 200);
+  EXPECT_GE(health["engine"]["max_requests_per_call"].get<int64_t>(), 2) << health.dump();
   EXPECT_EQ(s.stop(), 0);
 }
 
@@ -469,6 +480,24 @@ TEST_F(ServeCli, EvalThroughTheServerEqualsInProcess) {
     EXPECT_GT(n, 0) << task;
   }
   EXPECT_EQ(s.stop(), 0);
+
+  // With a chat template: generation through /v1/chat/completions and the server's template
+  // equals the engine's rendering of each context as one user turn.
+  ServerProcess chat(*ckpt_, *dir_ / "eval_chat.log", "--chat-template alpaca");
+  ASSERT_GT(chat.port(), 0) << chat.read_log();
+  const std::string gen = " --tasks gsm8k --limit 3 --batch-size 2 --max-new-tokens 8 --threads 1 --data-root " + root.string();
+  const fs::path local_chat = *dir_ / "eval" / "local_chat", remote_chat = *dir_ / "eval" / "remote_chat";
+  ASSERT_EQ(pt::run_command("PACKBENCH_PROGRESS=0 " + pt::packbench_bin() + " eval --checkpoint " + ckpt_->string() +
+                                gen + " --chat-template alpaca --out " + local_chat.string(), &log), 0) << log;
+  ASSERT_EQ(pt::run_command("PACKBENCH_PROGRESS=0 " + pt::packbench_bin() + " eval --model-url " + chat.url() + gen +
+                                " --chat-template on --out " + remote_chat.string(), &log), 0) << log;
+  EXPECT_EQ(packbench::read_file((local_chat / "gsm8k" / "samples.jsonl").string()),
+            packbench::read_file((remote_chat / "gsm8k" / "samples.jsonl").string()));
+  // Log-likelihood has no chat endpoint: a clear error.
+  EXPECT_NE(pt::run_command("PACKBENCH_PROGRESS=0 " + pt::packbench_bin() + " eval --model-url " + chat.url() +
+                                " --tasks mmlu --limit 1 --chat-template on --data-root " + root.string() + " --out " +
+                                (*dir_ / "eval" / "x").string(), &log), 0);
+  EXPECT_THAT(log, HasSubstr("the chat API has none"));
 }
 
 // A loopback relay in front of the real server that answers the first POSTs with 503 and 429
