@@ -4,6 +4,8 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <functional>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -18,6 +20,7 @@
 #include "evals/score_api.h"
 #include "evals/tasks.h"
 #include "harness/commands.h"
+#include "harness/openai_client.h"
 #include "trainers/engine.h"
 #include "trainers/engine_llama.h"
 #include "trainers/pretrained.h"
@@ -35,6 +38,9 @@ struct EvalArgs {
   double temperature = 0.0, top_p = 1.0;
   uint64_t seed = 1234;
   bool no_bos = false;
+  // Evaluation through an OpenAI-compatible server instead of a checkpoint.
+  std::string model_url, model, api_key_env;
+  int concurrency = 4, max_retries = 5;
 };
 
 std::vector<std::string> split_list(const std::string& s) {
@@ -63,18 +69,109 @@ std::string resolve_template(const EvalArgs& a, const fs::path& ckpt) {
   return a.chat_template;
 }
 
+// Runs every task through `lm`, writes <out>/results.json and prints one line per task.
+// `counters` reports the model's running totals (named counts), for per-task timings.
+void run_tasks(const EvalArgs& a, const std::vector<const evals::TaskEntry*>& tasks, evals::LanguageModel& lm,
+               nlohmann::json config, const std::function<nlohmann::json()>& counters,
+               std::chrono::steady_clock::time_point t_start, int threads) {
+  std::vector<evals::TaskScore> scores;
+  nlohmann::json timings = nlohmann::json::object();
+  for (const auto* t : tasks) {
+    evals::RunOptions ro;
+    ro.data_path = a.data_root.empty() ? "" : (fs::path(a.data_root) / t->name).string();
+    ro.out_dir = a.out.empty() ? "" : (fs::path(a.out) / t->name).string();
+    ro.limit = a.limit;
+    ro.batch_size = a.batch_size;
+    ro.threads = threads;
+    fmt::print(stderr, "eval: {} ({}-shot)\n", t->name, t->n_shot);
+    auto t0 = std::chrono::steady_clock::now();
+    const nlohmann::json before = counters();
+    evals::TaskScore s = t->run(lm, ro);
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    nlohmann::json timing = {{"seconds", secs}};
+    const nlohmann::json after = counters();
+    for (auto& [k, v] : after.items()) timing[k] = v.get<int64_t>() - before.at(k).get<int64_t>();
+    timings[t->name] = timing;
+    std::string summary;
+    for (auto it = s.metrics.begin(); it != s.metrics.end(); ++it) {
+      if (it.key().find("_stderr") != std::string::npos || !it.value().is_number()) continue;
+      if (!summary.empty()) summary += ", ";
+      summary += fmt::format("{} {:.4f}", it.key(), it.value().get<double>());
+    }
+    fmt::print(stderr, "eval: {} done in {}: {}\n", t->name, Progress::format_duration(secs), summary);
+    scores.push_back(std::move(s));
+  }
+
+  nlohmann::json all = evals::results_json(scores);
+  all["config"] = std::move(config);
+  all["timings"] = timings;
+  all["total_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  if (!a.out.empty()) {
+    write_file_atomic((fs::path(a.out) / "results.json").string(), all.dump(2) + "\n");
+    fmt::print(stderr, "eval: wrote {}\n", (fs::path(a.out) / "results.json").string());
+  }
+  std::string table;
+  for (const auto& s : scores) table += fmt::format("{:<10} {}\n", s.task, s.metrics.dump());
+  fmt::print("{}", table);
+}
+
+// The same tasks with every request sent to an OpenAI-compatible server.
+void run_remote_eval(const EvalArgs& a, const std::vector<const evals::TaskEntry*>& tasks,
+                     std::chrono::steady_clock::time_point t_start, int threads) {
+  RemoteOptions ro;
+  ro.url = a.model_url;
+  ro.model = a.model;
+  if (!a.api_key_env.empty()) {
+    const char* key = std::getenv(a.api_key_env.c_str());
+    if (!key || !*key) throw Error("--api-key-env " + a.api_key_env + ": that environment variable is not set");
+    ro.api_key = key;
+  }
+  ro.concurrency = a.concurrency;
+  ro.max_retries = a.max_retries;
+  ro.batch_size = a.batch_size;
+  if (a.chat_template == "on") ro.chat = true;
+  else if (a.chat_template != "auto" && a.chat_template != "off" && a.chat_template != "none")
+    throw Error("--chat-template with --model-url: on (the server's template, through /v1/chat/completions) or off, "
+                "not '" + a.chat_template + "'");
+  if (!a.tokenizer.empty() || !a.dtype.empty() || a.device != "cpu" || a.no_bos || a.max_length > 0)
+    throw Error("--tokenizer, --dtype, --device, --no-bos and --max-length belong to the server with --model-url");
+  ro.system_prompt = a.system_prompt;
+  ro.max_new_tokens = a.max_new_tokens;
+  ro.temperature = a.temperature;
+  ro.top_p = a.top_p;
+  ro.seed = a.seed;
+  RemoteModel lm(ro);
+  fmt::print(stderr, "eval: model '{}' at {} ({}, {} requests in flight)\n", lm.model(), lm.base_url(),
+             ro.chat ? "chat completions" : "completions", ro.concurrency);
+  nlohmann::json config = {
+      {"model_url", lm.base_url()}, {"model", lm.model()}, {"chat", ro.chat},
+      {"system_prompt", ro.system_prompt}, {"batch_size", a.batch_size}, {"concurrency", ro.concurrency},
+      {"max_new_tokens", a.max_new_tokens}, {"temperature", a.temperature}, {"top_p", a.top_p},
+      {"seed", a.seed}, {"limit", a.limit},
+  };
+  auto counters = [&lm] {
+    const auto& s = lm.stats();
+    return nlohmann::json{{"http_requests", s.http_requests.load()}, {"retries", s.retries.load()},
+                          {"prompt_tokens", s.prompt_tokens.load()}, {"generated_tokens", s.completion_tokens.load()}};
+  };
+  run_tasks(a, tasks, lm, config, counters, t_start, threads);
+}
+
 void run_eval(const EvalArgs& a) {
   const auto t_start = std::chrono::steady_clock::now();
-  const fs::path ckpt(a.checkpoint);
-  if (!fs::is_regular_file(ckpt / "config.json"))
-    throw Error(a.checkpoint + ": not a checkpoint folder (no config.json)");
   const int threads = a.threads > 0 ? a.threads : std::max(1u, std::thread::hardware_concurrency());
-  at::set_num_threads(threads);
-
   // Resolve every task first, so a typo fails before the model loads.
   std::vector<const evals::TaskEntry*> tasks;
   for (const auto& name : split_list(a.tasks)) tasks.push_back(&evals::find_task(name));
   if (tasks.empty()) throw Error("--tasks: no task named");
+  if (a.model_url.empty() == a.checkpoint.empty())
+    throw Error("eval needs exactly one of --checkpoint (in-process) and --model-url (a server)");
+  if (!a.model_url.empty()) return run_remote_eval(a, tasks, t_start, threads);
+
+  const fs::path ckpt(a.checkpoint);
+  if (!fs::is_regular_file(ckpt / "config.json"))
+    throw Error(a.checkpoint + ": not a checkpoint folder (no config.json)");
+  at::set_num_threads(threads);
 
   torch::Device device(torch::kCPU);
   if (a.device == "cuda") {
@@ -129,60 +226,29 @@ void run_eval(const EvalArgs& a) {
       {"stop_token_ids", engine.stop_token_ids()},
   };
 
-  std::vector<evals::TaskScore> scores;
-  nlohmann::json timings = nlohmann::json::object();
-  for (const auto* t : tasks) {
-    evals::RunOptions ro;
-    ro.data_path = a.data_root.empty() ? "" : (fs::path(a.data_root) / t->name).string();
-    ro.out_dir = a.out.empty() ? "" : (fs::path(a.out) / t->name).string();
-    ro.limit = a.limit;
-    ro.batch_size = a.batch_size;
-    ro.threads = threads;
-    fmt::print(stderr, "eval: {} ({}-shot)\n", t->name, t->n_shot);
-    auto t0 = std::chrono::steady_clock::now();
-    auto before_gen = engine.generate_stats();
-    auto before_ll = engine.loglikelihood_stats();
-    evals::TaskScore s = t->run(engine, ro);
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto counters = [&engine] {
     const auto& g = engine.generate_stats();
     const auto& l = engine.loglikelihood_stats();
-    timings[t->name] = {
-        {"seconds", secs},
-        {"prompt_tokens", g.prompt_tokens - before_gen.prompt_tokens},
-        {"generated_tokens", g.generated_tokens - before_gen.generated_tokens},
-        {"loglikelihood_requests", l.requests - before_ll.requests},
-        {"context_tokens", l.context_tokens - before_ll.context_tokens},
-    };
-    std::string summary;
-    for (auto it = s.metrics.begin(); it != s.metrics.end(); ++it) {
-      if (it.key().find("_stderr") != std::string::npos || !it.value().is_number()) continue;
-      if (!summary.empty()) summary += ", ";
-      summary += fmt::format("{} {:.4f}", it.key(), it.value().get<double>());
-    }
-    fmt::print(stderr, "eval: {} done in {}: {}\n", t->name, Progress::format_duration(secs), summary);
-    scores.push_back(std::move(s));
-  }
-
-  nlohmann::json all = evals::results_json(scores);
-  all["config"] = engine_config;
-  all["timings"] = timings;
-  all["total_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-  if (!a.out.empty()) {
-    write_file_atomic((fs::path(a.out) / "results.json").string(), all.dump(2) + "\n");
-    fmt::print(stderr, "eval: wrote {}\n", (fs::path(a.out) / "results.json").string());
-  }
-  std::string table;
-  for (const auto& s : scores) table += fmt::format("{:<10} {}\n", s.task, s.metrics.dump());
-  fmt::print("{}", table);
+    return nlohmann::json{{"prompt_tokens", g.prompt_tokens}, {"generated_tokens", g.generated_tokens},
+                          {"loglikelihood_requests", l.requests}, {"context_tokens", l.context_tokens}};
+  };
+  run_tasks(a, tasks, engine, engine_config, counters, t_start, threads);
 }
 
 }  // namespace
 
 void add_eval_command(CLI::App& app) {
   auto args = std::make_shared<EvalArgs>();
-  auto* cmd = app.add_subcommand("eval", "evaluate a checkpoint on the benchmarks in-process");
-  cmd->add_option("--checkpoint", args->checkpoint, "Hugging Face checkpoint folder (config.json + safetensors)")
-      ->required();
+  auto* cmd = app.add_subcommand("eval", "evaluate a checkpoint on the benchmarks, in-process or through a server");
+  cmd->add_option("--checkpoint", args->checkpoint, "Hugging Face checkpoint folder (config.json + safetensors)");
+  cmd->add_option("--model-url", args->model_url,
+                  "evaluate through an OpenAI-compatible server instead, e.g. http://127.0.0.1:8000/v1");
+  cmd->add_option("--model", args->model, "with --model-url: the model name (default: the first the server lists)");
+  cmd->add_option("--api-key-env", args->api_key_env, "with --model-url: environment variable holding the API key");
+  cmd->add_option("--concurrency", args->concurrency, "with --model-url: requests in flight at once")
+      ->capture_default_str();
+  cmd->add_option("--max-retries", args->max_retries, "with --model-url: retries on 429/5xx/unreachable, with backoff")
+      ->capture_default_str();
   cmd->add_option("--tasks", args->tasks, "comma-separated: mmlu,gsm8k,math,bbh,ifeval,humaneval")
       ->capture_default_str();
   cmd->add_option("--limit", args->limit, "first N docs of each task (per subtask where a task has them)");

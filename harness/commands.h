@@ -16,6 +16,7 @@ void add_env_command(CLI::App& app);     // cmd_env.cpp:   env
 void add_model_commands(CLI::App& app);  // cmd_model_torch.cpp: model info | model logits
 void add_train_commands(CLI::App& app);  // cmd_train_torch.cpp: train | launch
 void add_eval_command(CLI::App& app);    // cmd_eval_torch.cpp:  eval
+void add_serve_command(CLI::App& app);   // serve_torch.cpp:     serve
 #endif
 
 }  // namespace packbench::cli

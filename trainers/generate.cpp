@@ -84,7 +84,10 @@ void run_batch(DecoderBackend& model, const data::Tokenizer* tok, const std::vec
         done = true;
       } else {
         o.tokens.push_back(t);
-        if (!in.stops.empty()) {
+        if (opt.on_token && !opt.on_token(rows[r], t)) {
+          o.finish = FinishReason::kCancelled;
+          done = true;
+        } else if (!in.stops.empty()) {
           if (!tok) throw Error("generate: stop strings need a tokenizer");
           size_t w = std::min(o.tokens.size(), in.stops.longest() + kStopSlack);
           std::vector<int32_t> tail(o.tokens.end() - w, o.tokens.end());
@@ -158,6 +161,7 @@ const char* finish_reason_name(FinishReason r) {
     case FinishReason::kStopToken: return "stop_token";
     case FinishReason::kStopString: return "stop_string";
     case FinishReason::kLength: return "length";
+    case FinishReason::kCancelled: return "cancelled";
   }
   return "?";
 }

@@ -21,7 +21,7 @@ struct GenerationInput {
   int64_t stream = -1;          // sampling stream (-1: the input's index)
 };
 
-enum class FinishReason { kStopToken, kStopString, kLength };
+enum class FinishReason { kStopToken, kStopString, kLength, kCancelled };
 const char* finish_reason_name(FinishReason r);
 
 struct GenerationOutput {
@@ -36,6 +36,9 @@ struct GenerateOptions {
   int batch_size = 8;                   // rows per forward pass
   bool use_cache = true;                // false: recompute the whole sequence every step (reference)
   int32_t pad_id = 0;                   // any valid id; padded positions are masked out
+  // Called with (input index, token) for every token a row keeps, as soon as it is sampled
+  // (streaming). Returning false ends that row there (FinishReason::kCancelled).
+  std::function<bool(size_t, int32_t)> on_token;
 };
 
 // Where the time went (seconds) and how many tokens went through the model.
