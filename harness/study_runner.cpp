@@ -12,6 +12,7 @@
 #include "datasets/error.h"
 #include "datasets/progress.h"
 #include "harness/build_info.h"
+#include "harness/env_info.h"
 #include "harness/subprocess.h"
 #include "harness/synth_data.h"
 #include "harness/tokenizer_setup.h"
@@ -107,6 +108,8 @@ void StudyRunner::prepare() {
   fs::create_directories(out_);
   write_file_atomic((fs::path(out_) / "study.yaml").string(),
                     "# resolved from " + config_.source + "\n" + json_to_yaml(config_.raw));
+  // The machine and build the study ran on (the report shows it).
+  write_file_atomic((fs::path(out_) / "env.json").string(), collect_env().dump(2) + "\n");
   // 1. Synthetic datasets.
   std::vector<std::string> corpus;
   for (size_t i = 0; i < config_.datasets.size(); ++i) {

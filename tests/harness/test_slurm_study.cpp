@@ -331,6 +331,10 @@ TEST(SlurmStudy, SmokeStudyThroughSlurmMatchesLocalRun) {
   int curves = 0;
   for (size_t p = report.find("<polyline class=\"series\""); p != std::string::npos; p = report.find("<polyline class=\"series\"", p + 1)) ++curves;
   EXPECT_EQ(curves, 4);
+  // The run recorded `packbench env` of its machine, and the report shows it.
+  const auto env = nlohmann::json::parse(packbench::read_file(dir + "/slurm/env.json"));
+  EXPECT_EQ(env.at("packbench_version"), "0.1.0");
+  EXPECT_EQ(report.find("id=\"env-missing\""), std::string::npos);
   // Every stage ran as its own job, with its log in the cell folder; nothing is left queued.
   for (const char* seed : {"1", "2"}) {
     for (const char* method : {"padding", "greedy"}) {
