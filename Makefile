@@ -7,6 +7,8 @@ CONFIG ?=
 OUT    ?=
 PB      = $(BUILD)/bin/packbench
 CTEST_ARGS ?=
+# With ccache installed, builds use it; paths relative to the checkout let clones share the cache.
+export CCACHE_BASEDIR ?= $(CURDIR)
 
 .PHONY: all setup configure build test test-slow test-real test-all test-gpu build-cuda env bench reproduce cell tables clean
 
