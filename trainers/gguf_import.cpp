@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "datasets/atomic_file.h"
+#include "datasets/replace_folder.h"
 #include "datasets/error.h"
 #include "trainers/gguf.h"
 #include "trainers/gguf_dequant.h"
@@ -38,24 +39,6 @@ std::string join(const std::vector<std::string>& v) {
   std::string o;
   for (const auto& s : v) o += (o.empty() ? "" : ", ") + s;
   return o;
-}
-
-// Renames `tmp` onto `target`, replacing an existing folder (moved aside first, removed after).
-void swap_into_place(const fs::path& tmp, const fs::path& target) {
-  std::error_code ec;
-  const fs::path old = target.string() + ".old." + std::to_string(getpid());
-  const bool existed = fs::exists(target);
-  if (existed) {
-    fs::rename(target, old, ec);
-    if (ec) throw Error("cannot move " + target.string() + " aside: " + ec.message());
-  }
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    if (existed) fs::rename(old, target);
-    throw Error("cannot rename " + tmp.string() + " to " + target.string() + ": " + ec.message());
-  }
-  if (existed) fs::remove_all(old, ec);
-  fsync_dir(target.parent_path().string());
 }
 
 }  // namespace
@@ -236,7 +219,7 @@ GgufImportResult import_gguf(const std::string& gguf_path, const std::string& ou
     for (const std::string& name : write_safetensors_checkpoint(tmp.string(), views, /*max_shard_bytes=*/5000000000ull))
       r.bytes_written += fs::file_size(tmp / name);
     fsync_tree(tmp.string());
-    swap_into_place(tmp, target);
+    replace_folder(tmp.string(), target.string());
   } catch (...) {
     fs::remove_all(tmp, ec);
     throw;

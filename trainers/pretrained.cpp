@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "datasets/atomic_file.h"
+#include "datasets/replace_folder.h"
 #include "datasets/error.h"
 #include "trainers/safetensors.h"
 #include "trainers/safetensors_torch.h"
@@ -142,18 +143,7 @@ void save_pretrained(LlamaForCausalLMImpl& model, const std::string& dir, const 
     }
 
     // Swap the finished folder into place.
-    const fs::path old = target.string() + ".old." + std::to_string(getpid());
-    const bool existed = fs::exists(target);
-    if (existed) {
-      fs::rename(target, old, ec);
-      if (ec) throw Error("cannot move " + target.string() + " aside: " + ec.message());
-    }
-    fs::rename(tmp, target, ec);
-    if (ec) {
-      if (existed) fs::rename(old, target);
-      throw Error("cannot rename " + tmp.string() + " to " + target.string() + ": " + ec.message());
-    }
-    if (existed) fs::remove_all(old, ec);
+    replace_folder(tmp.string(), target.string());
   } catch (...) {
     fs::remove_all(tmp, ec);
     throw;
