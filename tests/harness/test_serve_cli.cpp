@@ -362,7 +362,11 @@ TEST_F(ServeCli, StreamingClientThatHangsUpIsCancelled) {
   EXPECT_TRUE(done);
   EXPECT_EQ(streamed, whole["choices"][0]["text"]);
   EXPECT_EQ(finish, whole["choices"][0]["finish_reason"]);
-  EXPECT_GT(events, 2);  // deltas as tokens come, not one block
+  // At least one delta and the closing event. How many deltas a short generation gives depends on
+  // how fast the engine runs ahead of the writer (it sends what has come since its last event);
+  // that events go out while the model still generates is shown below, by a client that hangs up
+  // after the first one.
+  EXPECT_GE(events, 2);
 
   // A long generation whose client hangs up after the first event stops at its next token.
   ASSERT_TRUE(stream_then_hang_up(s.port(), json{{"prompt", "The cat"}, {"max_tokens", 4000}, {"temperature", 0},
