@@ -15,8 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "datasets/atomic_file.h"
-#include "datasets/paths.h"
+#include "core/atomic_file.h"
+#include "core/paths.h"
 #include "datasets/pipeline.h"
 #include "datasets/tokenizer.h"
 

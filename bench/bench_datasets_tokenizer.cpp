@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "datasets/paths.h"
+#include "core/paths.h"
 #include "datasets/tokenizer.h"
 
 namespace fs = std::filesystem;

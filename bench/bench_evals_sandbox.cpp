@@ -1,8 +1,8 @@
 // Benchmark: the 164 canonical HumanEval solutions through the bubblewrap sandbox on 1 and 2 workers,
 // side by side with the explicitly unsandboxed mode (same rlimits, no namespaces) as the baseline.
-#include "datasets/paths.h"
-#include "evals/humaneval.h"
-#include "evals/sandbox.h"
+#include "core/paths.h"
+#include "evals/humaneval/humaneval.h"
+#include "evals/humaneval/sandbox.h"
 
 #include <benchmark/benchmark.h>
 

@@ -3,7 +3,7 @@
 
 #include <benchmark/benchmark.h>
 
-#include "trainers/blas_kernels.h"
+#include "trainers/parallel/blas_kernels.h"
 
 namespace packbench::bench {
 

@@ -17,7 +17,7 @@
 
 #include "bench/bench_main.h"
 #include "bench/op_profile.h"
-#include "datasets/atomic_file.h"
+#include "core/atomic_file.h"
 #include "trainers/mfu.h"
 #include "trainers/train_model.h"
 #include "trainers/trainer.h"

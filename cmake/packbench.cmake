@@ -10,7 +10,8 @@ function(pb_module_library name)
 endfunction()
 
 # pb_module_tests(LIBS...): every test_*.cpp in the current folder becomes one GoogleTest
-# program. The file name picks the CTest label:
+# program, named after its folder below tests/ (tests/evals/ifeval/test_x.cpp -> target
+# evals_ifeval_test_x, test names "evals.ifeval.Suite.Case"). The file name picks the CTest label:
 #   test_slow_*.cpp -> slow, test_real_*.cpp -> real-data, test_gpu_*.cpp -> gpu (needs a CUDA
 #   device, skips without one), any other test_*.cpp -> fast.
 # Names listed in PB_TORCH_ONLY_TESTS are skipped when PACKBENCH_WITH_TORCH is OFF.
@@ -21,8 +22,10 @@ function(pb_module_tests)
     if(NOT PACKBENCH_WITH_TORCH AND _name IN_LIST PB_TORCH_ONLY_TESTS)
       continue()
     endif()
-    get_filename_component(_dir ${CMAKE_CURRENT_SOURCE_DIR} NAME)
-    set(_target ${_dir}_${_name})
+    file(RELATIVE_PATH _rel ${PROJECT_SOURCE_DIR}/tests ${CMAKE_CURRENT_SOURCE_DIR})
+    string(REPLACE "/" "_" _dir_target "${_rel}")
+    string(REPLACE "/" "." _dir "${_rel}")
+    set(_target ${_dir_target}_${_name})
     if(_name MATCHES "^test_slow_")
       set(_label slow)
       set(_timeout 1800)

@@ -13,8 +13,8 @@
 #include <cstring>
 #include <simdjson.h>
 
-#include "datasets/error.h"
-#include "datasets/mapped_file.h"
+#include "core/error.h"
+#include "core/mapped_file.h"
 
 namespace packbench::data {
 

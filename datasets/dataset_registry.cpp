@@ -5,8 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
 
 namespace packbench::data {
 

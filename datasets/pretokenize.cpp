@@ -7,7 +7,7 @@
 #include <array>
 #include <memory>
 
-#include "datasets/error.h"
+#include "core/error.h"
 
 namespace packbench::data {
 

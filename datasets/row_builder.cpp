@@ -5,7 +5,7 @@
 #include <numeric>
 #include <unordered_map>
 
-#include "datasets/error.h"
+#include "core/error.h"
 
 namespace packbench::data {
 

@@ -4,8 +4,8 @@
 #include <cstring>
 #include <vector>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
 
 namespace packbench::data {
 

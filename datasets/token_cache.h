@@ -27,7 +27,7 @@
 #include <string>
 #include <string_view>
 
-#include "datasets/mapped_file.h"
+#include "core/mapped_file.h"
 #include "datasets/token_store.h"
 
 namespace packbench::data {

@@ -15,7 +15,7 @@
 #include <unordered_map>
 
 #include "datasets/bpe.h"
-#include "datasets/error.h"
+#include "core/error.h"
 #include "datasets/pretokenize.h"
 
 namespace packbench::data {

@@ -7,8 +7,8 @@
 #include <memory>
 #include <mutex>
 
-#include "datasets/error.h"
-#include "evals/math_answer.h"
+#include "core/error.h"
+#include "evals/math/math_answer.h"
 #include "evals/regex.h"
 
 namespace packbench::evals {

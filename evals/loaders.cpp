@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
-#include "datasets/paths.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/paths.h"
 #include "evals/records.h"
 
 namespace packbench::evals {

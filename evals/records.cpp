@@ -6,8 +6,8 @@
 
 #include <fmt/core.h>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
 
 namespace packbench::evals {
 namespace {

@@ -6,7 +6,7 @@
 
 #include <fmt/core.h>
 
-#include "datasets/error.h"
+#include "core/error.h"
 
 namespace packbench::evals {
 

@@ -3,7 +3,7 @@
 
 #include <fmt/core.h>
 
-#include "datasets/error.h"
+#include "core/error.h"
 
 namespace packbench::evals {
 namespace {

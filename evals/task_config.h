@@ -28,7 +28,7 @@ struct FilterPipeline {
 
 // One metric (lm-eval's metric_list[]). `compare` picks how a filtered response meets the
 // target: "exact" (lm-eval exact_match with its ignore_* options and regexes_to_ignore, applied
-// to both sides), "math_equiv" (evals/math_answer.h is_equiv) or "argmax" (multiple choice:
+// to both sides), "math_equiv" (evals/math/math_answer.h is_equiv) or "argmax" (multiple choice:
 // the choice with the highest log-likelihood is the gold one).
 struct MetricSpec {
   std::string metric;              // "exact_match", "acc"

@@ -10,11 +10,11 @@
 #include <map>
 #include <unordered_map>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
-#include "datasets/progress.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/progress.h"
 #include "evals/filters.h"
-#include "evals/math_answer.h"
+#include "evals/math/math_answer.h"
 #include "evals/metrics.h"
 #include "evals/records.h"
 #include "evals/regex.h"

@@ -3,13 +3,13 @@
 
 #include <fmt/core.h>
 
-#include "datasets/error.h"
-#include "evals/humaneval_score.h"
-#include "evals/ifeval_score.h"
-#include "evals/task_bbh.h"
-#include "evals/task_gsm8k.h"
-#include "evals/task_math.h"
-#include "evals/task_mmlu.h"
+#include "core/error.h"
+#include "evals/humaneval/humaneval_score.h"
+#include "evals/ifeval/ifeval_score.h"
+#include "evals/bbh/task_bbh.h"
+#include "evals/gsm8k/task_gsm8k.h"
+#include "evals/math/task_math.h"
+#include "evals/mmlu/task_mmlu.h"
 
 namespace packbench::evals {
 

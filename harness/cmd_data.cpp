@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <memory>
 
-#include "datasets/error.h"
-#include "datasets/paths.h"
+#include "core/error.h"
+#include "core/paths.h"
 #include "datasets/pipeline.h"
 #include "datasets/row_builder.h"
 #include "harness/commands.h"

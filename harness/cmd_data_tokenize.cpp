@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
-#include "datasets/progress.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/progress.h"
 #include "datasets/tokenizer.h"
 #include "harness/commands.h"
 

@@ -12,18 +12,18 @@
 #include <sstream>
 #include <thread>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
-#include "datasets/paths.h"
-#include "datasets/progress.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/paths.h"
+#include "core/progress.h"
 #include "datasets/tokenizer.h"
 #include "evals/score_api.h"
 #include "evals/tasks.h"
 #include "harness/commands.h"
 #include "harness/openai_client.h"
-#include "trainers/engine.h"
-#include "trainers/engine_llama.h"
-#include "trainers/pretrained.h"
+#include "inference/engine.h"
+#include "inference/engine_llama.h"
+#include "trainers/model/pretrained.h"
 
 namespace fs = std::filesystem;
 

@@ -9,15 +9,15 @@
 #include <map>
 #include <thread>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
 #include "harness/commands.h"
-#include "trainers/blas_kernels.h"
-#include "trainers/gguf_import.h"
-#include "trainers/llama_config.h"
-#include "trainers/llama_model.h"
-#include "trainers/pretrained.h"
-#include "trainers/safetensors.h"
+#include "trainers/parallel/blas_kernels.h"
+#include "trainers/model/gguf_import.h"
+#include "trainers/model/llama_config.h"
+#include "trainers/model/llama_model.h"
+#include "trainers/model/pretrained.h"
+#include "trainers/model/safetensors.h"
 
 namespace packbench::cli {
 namespace {

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <memory>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
 #include "evals/tasks.h"
 #include "harness/commands.h"
 

@@ -7,13 +7,13 @@
 #include <iostream>
 #include <sstream>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
 #include "harness/commands.h"
 #include "harness/executor_slurm.h"
 #include "harness/study_runner.h"
 #include "harness/synth_data.h"
-#include "datasets/paths.h"
+#include "core/paths.h"
 #include "results/paper_reference.h"
 #include "results/study_report.h"
 #include "results/study_tables.h"

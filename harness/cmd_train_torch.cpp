@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "datasets/error.h"
+#include "core/error.h"
 #include "harness/commands.h"
-#include "trainers/launch.h"
+#include "trainers/parallel/launch.h"
 #include "trainers/train_run.h"
 
 namespace packbench::cli {

@@ -6,7 +6,7 @@ namespace CLI { class App; }
 namespace packbench::cli {
 
 // Every add_* function registers one group of subcommands. A subcommand's callback throws
-// packbench::Error (datasets/error.h) for bad input; main() prints it and exits non-zero.
+// packbench::Error (core/error.h) for bad input; main() prints it and exits non-zero.
 void add_data_commands(CLI::App& app);   // cmd_data.cpp:  data stats (and calls the next)
 void add_data_tokenize_command(CLI::App& data);  // cmd_data_tokenize.cpp: data tokenize
 void add_score_command(CLI::App& app);   // cmd_score.cpp: score

@@ -8,10 +8,10 @@
 #include <string>
 #include <thread>
 
-#include "datasets/paths.h"
+#include "core/paths.h"
 #include "harness/build_info.h"
 #ifdef PACKBENCH_HAVE_TORCH
-#include "trainers/runtime_info.h"
+#include "trainers/parallel/runtime_info.h"
 #endif
 
 namespace packbench::cli {

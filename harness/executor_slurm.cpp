@@ -10,9 +10,9 @@
 #include <map>
 #include <set>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
-#include "datasets/progress.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/progress.h"
 #include "harness/slurm_client.h"
 #include "harness/subprocess.h"
 

@@ -5,11 +5,11 @@
 #include <cstdio>
 #include <exception>
 
-#include "datasets/error.h"
+#include "core/error.h"
 #include "harness/build_info.h"
 #include "harness/commands.h"
 #ifdef PACKBENCH_HAVE_TORCH
-#include "trainers/blas_kernels.h"
+#include "trainers/parallel/blas_kernels.h"
 #endif
 
 int main(int argc, char** argv) {

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "datasets/error.h"
+#include "core/error.h"
 
 namespace packbench::cli {
 

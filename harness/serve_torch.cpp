@@ -27,14 +27,14 @@
 #include <thread>
 
 #include "datasets/chat_template.h"
-#include "datasets/error.h"
-#include "datasets/paths.h"
+#include "core/error.h"
+#include "core/paths.h"
 #include "datasets/tokenizer.h"
 #include "harness/commands.h"
-#include "trainers/engine.h"
-#include "trainers/engine_llama.h"
-#include "trainers/generate.h"
-#include "trainers/pretrained.h"
+#include "inference/engine.h"
+#include "inference/engine_llama.h"
+#include "inference/generate.h"
+#include "trainers/model/pretrained.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;

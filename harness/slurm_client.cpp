@@ -11,7 +11,7 @@
 #include <set>
 #include <sstream>
 
-#include "datasets/error.h"
+#include "core/error.h"
 #include "harness/subprocess.h"
 
 namespace packbench::cli {

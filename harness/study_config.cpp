@@ -3,7 +3,7 @@
 
 #include <set>
 
-#include "datasets/error.h"
+#include "core/error.h"
 #include "harness/yaml_json.h"
 
 namespace packbench::cli {

@@ -8,9 +8,9 @@
 #include <ctime>
 #include <filesystem>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
-#include "datasets/progress.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/progress.h"
 #include "harness/build_info.h"
 #include "harness/env_info.h"
 #include "harness/subprocess.h"

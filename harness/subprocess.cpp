@@ -10,7 +10,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "datasets/error.h"
+#include "core/error.h"
 
 extern char** environ;
 

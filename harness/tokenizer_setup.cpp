@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "datasets/bpe_trainer.h"
-#include "datasets/error.h"
+#include "core/error.h"
 
 namespace packbench::cli {
 

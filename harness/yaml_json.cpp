@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <regex>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
 
 namespace packbench::cli {
 namespace {

@@ -7,7 +7,7 @@
 #include <map>
 #include <regex>
 
-#include "datasets/error.h"
+#include "core/error.h"
 #include "results/study_tables.h"
 
 namespace packbench::results {

@@ -10,8 +10,8 @@
 #include <map>
 #include <set>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
 #include "results/study_tables.h"
 #include "results/svg_chart.h"
 #include "results/table.h"

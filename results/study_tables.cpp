@@ -5,7 +5,7 @@
 #include <cmath>
 #include <map>
 
-#include "datasets/error.h"
+#include "core/error.h"
 
 namespace packbench::results {
 

@@ -6,7 +6,7 @@
 #include <cctype>
 #include <cmath>
 
-#include "datasets/error.h"
+#include "core/error.h"
 
 namespace packbench::results {
 

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <regex>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
 
 namespace fs = std::filesystem;
 

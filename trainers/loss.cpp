@@ -1,7 +1,7 @@
 // Cross-entropy over trainable tokens and how micro-batch losses are normalised.
 #include "trainers/loss.h"
 
-#include "datasets/error.h"
+#include "core/error.h"
 #include "datasets/types.h"
 
 namespace packbench::train {

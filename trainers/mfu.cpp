@@ -9,9 +9,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "datasets/atomic_file.h"
-#include "datasets/paths.h"
-#include "trainers/blas_kernels.h"
+#include "core/atomic_file.h"
+#include "core/paths.h"
+#include "trainers/parallel/blas_kernels.h"
 
 namespace packbench::train {
 

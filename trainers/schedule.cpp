@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "datasets/error.h"
+#include "core/error.h"
 
 namespace packbench::train {
 

@@ -11,7 +11,7 @@
 #include <map>
 #include <set>
 
-#include "datasets/error.h"
+#include "core/error.h"
 
 namespace packbench::train {
 namespace {

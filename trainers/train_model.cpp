@@ -6,11 +6,11 @@
 
 #include <filesystem>
 
-#include "datasets/error.h"
-#include "datasets/paths.h"
+#include "core/error.h"
+#include "core/paths.h"
 #include "datasets/types.h"
-#include "trainers/pretrained.h"
-#include "trainers/safetensors.h"
+#include "trainers/model/pretrained.h"
+#include "trainers/model/safetensors.h"
 
 namespace fs = std::filesystem;
 

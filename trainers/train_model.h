@@ -5,7 +5,7 @@
 #include <string>
 
 #include "trainers/causal_lm.h"
-#include "trainers/llama_model.h"
+#include "trainers/model/llama_model.h"
 #include "trainers/train_config.h"
 
 namespace packbench::train {

@@ -1,6 +1,6 @@
 // `packbench train`: configuration, process group, data, model, training loop, outputs.
 #include "trainers/train_run.h"
-#include "trainers/llama_config.h"
+#include "trainers/model/llama_config.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -8,9 +8,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
-#include "trainers/distributed.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "trainers/parallel/distributed.h"
 #include "trainers/train_model.h"
 #include "trainers/trainer.h"
 

@@ -12,11 +12,11 @@
 #include <filesystem>
 #include <thread>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
-#include "datasets/progress.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/progress.h"
 #include "trainers/adamw_fused.h"
-#include "trainers/blas_kernels.h"
+#include "trainers/parallel/blas_kernels.h"
 #include "trainers/checkpoint.h"
 #include "trainers/collate_torch.h"
 #include "trainers/loss.h"

@@ -9,7 +9,7 @@
 
 #include "datasets/types.h"
 #include "trainers/causal_lm.h"
-#include "trainers/distributed.h"
+#include "trainers/parallel/distributed.h"
 #include "trainers/train_config.h"
 
 namespace packbench::train {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """GGUF dequantization reference: the gguf package's own gguf.quants.dequantize, for test_gguf_dequant.cpp.
 
-packbench's dequantizer must equal these float32 values bit for bit (tests/trainers/test_gguf_dequant.cpp).
+packbench's dequantizer must equal these float32 values bit for bit (tests/trainers/model/test_gguf_dequant.cpp).
 
 Run with packbench's Python environment (it has gguf and numpy):
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """transformers' own reading of a GGUF model (tokenizer, chat template, logits, greedy generation) for GGUF parity tests.
 
-Used by tests/trainers/test_gguf_tokenizer.cpp, test_gguf_chat_template.cpp, test_slow_gguf_generate.cpp
+Used by tests/trainers/model/test_gguf_tokenizer.cpp, test_gguf_chat_template.cpp, tests/inference/test_slow_gguf_generate.cpp
 and tests/harness/test_gguf_import_cli.cpp.
 
 transformers builds its tokenizer and model from the GGUF itself (from_pretrained(dir, gguf_file=...)),

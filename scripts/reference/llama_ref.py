@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Independent LLaMA reference in plain PyTorch: writes tiny checkpoints and a debug dump that
-tests/trainers/test_model_reference.cpp compares packbench's model against (llm.c test_gpt2 style).
+tests/trainers/model/test_model_reference.cpp compares packbench's model against (llm.c test_gpt2 style).
 
 Run with setup's Python environment (it has torch and numpy):
     ~/.cache/packbench/venv/bin/python scripts/reference/llama_ref.py [--out tests/fixtures/llama_ref]

@@ -8,7 +8,7 @@
 #include <mutex>
 #include <vector>
 
-#include "datasets/paths.h"
+#include "core/paths.h"
 
 namespace packbench::testing {
 namespace fs = std::filesystem;
@@ -64,6 +64,23 @@ int run_command(const std::string& cmd, std::string* output) {
   }
   int status = pclose(p);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string fixture_benchmarks(const std::string& dir, const std::vector<std::string>& tasks) {
+  namespace fs = std::filesystem;
+  const fs::path fx = fixtures_dir(), root = fs::path(dir) / "benchmarks";
+  fs::create_directories(root);
+  for (const std::string& t : tasks) {
+    if (t == "humaneval") {
+      fs::create_directory_symlink(fx / "humaneval", root / t);
+    } else if (t == "ifeval") {
+      fs::create_directories(root / t);
+      fs::create_symlink(fx / "ifeval" / "input_data_small.jsonl", root / t / "input_data.jsonl");
+    } else {
+      fs::create_directory_symlink(fx / "evals" / t, root / t);
+    }
+  }
+  return root.string();
 }
 
 }  // namespace packbench::testing

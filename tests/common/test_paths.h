@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace packbench::testing {
 
@@ -15,6 +16,9 @@ std::string shared_benchmarks();
 std::string llama3_tokenizer_dir();
 // The pinned Python of scripts/setup.sh's virtual environment, or "" when it is missing.
 std::string venv_python();
+// A benchmark root laid out as the shared folder is, made of links to the fixtures: `tasks` from
+// mmlu, gsm8k, math, bbh, humaneval and ifeval (its small input file); created as <dir>/benchmarks.
+std::string fixture_benchmarks(const std::string& dir, const std::vector<std::string>& tasks);
 // A fresh empty temporary folder, removed at process exit.
 std::string temp_dir(const std::string& tag);
 // Runs a shell command, returns its exit status; stdout+stderr go to *output when given.

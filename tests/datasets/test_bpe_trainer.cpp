@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "datasets/bpe_trainer.h"
-#include "datasets/error.h"
+#include "core/error.h"
 #include "datasets/pretokenize.h"
 #include "datasets/tokenizer.h"
 #include "tests/common/test_paths.h"

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "datasets/chat_template.h"
-#include "datasets/error.h"
+#include "core/error.h"
 #include "tests/common/test_paths.h"
 #include "tests/datasets/fake_tokenizer.h"
 

@@ -4,7 +4,7 @@
 #include <set>
 
 #include "datasets/collate.h"
-#include "datasets/error.h"
+#include "core/error.h"
 #include "datasets/numpy_rng.h"
 #include "datasets/pipeline.h"
 

@@ -3,11 +3,14 @@
 
 #include "datasets/conversation_reader.h"
 #include "datasets/dataset_registry.h"
-#include "datasets/error.h"
+#include "core/error.h"
+#include "tests/common/test_files.h"
 #include "tests/common/test_paths.h"
 
 using namespace packbench::data;
 using packbench::Error;
+
+using packbench::testing::error_of;
 
 namespace {
 
@@ -20,15 +23,6 @@ std::vector<Conversation> read_all(const std::string& name, BadRecordPolicy p = 
   auto r = read_conversations(specs.at(0), p, max_records, [&](Conversation&& c) { out.push_back(std::move(c)); });
   if (rep) *rep = r;
   return out;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 #include <random>
 #include <set>
 
-#include "datasets/error.h"
+#include "core/error.h"
 #include "datasets/row_builder.h"
 
 using namespace packbench::data;

@@ -10,20 +10,16 @@
 #include <sstream>
 
 #include "datasets/tokenizer.h"
+#include "tests/common/test_files.h"
 #include "tests/common/test_paths.h"
 
 using nlohmann::json;
 using Ids = std::vector<int32_t>;
 namespace fs = std::filesystem;
 
-namespace {
+using packbench::testing::slurp;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+namespace {
 
 std::string checker() {
   return packbench::testing::source_dir() + "/scripts/tokenizer/check_tiktoken_conversion.py";

@@ -9,25 +9,17 @@
 #include <sstream>
 
 #include "datasets/tokenizer.h"
+#include "tests/common/test_files.h"
 #include "tests/common/test_paths.h"
 
 using nlohmann::json;
 using Ids = std::vector<int32_t>;
 namespace fs = std::filesystem;
 
+using packbench::testing::slurp;
+using packbench::testing::write_text;
+
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary);
-  f << text;
-}
 
 std::string script_dir() { return packbench::testing::source_dir() + "/scripts/tokenizer"; }
 
@@ -68,7 +60,7 @@ int convert_tiny(const std::string& python, const std::string& model, const std:
 TEST(TiktokenToHf, TinyFileGivesHandWorkedVocabularyAndMerges) {
   PB_REQUIRE_VENV(python);
   const std::string tmp = packbench::testing::temp_dir("tiktoken_to_hf");
-  write(tmp + "/tokenizer.model", kTinyModel);
+  write_text(tmp + "/tokenizer.model", kTinyModel);
   std::string log;
   ASSERT_EQ(convert_tiny(python, tmp + "/tokenizer.model", tmp + "/out", &log), 0) << log;
   const json tj = json::parse(slurp(tmp + "/out/tokenizer.json"));
@@ -111,7 +103,7 @@ TEST(TiktokenToHf, TinyFileGivesHandWorkedVocabularyAndMerges) {
   //   Special tokens in the text are matched whole: <|eot_id|> = 15 + 9.
   const std::vector<std::string> texts = {"abc", " abc", "cabab", "\xC3\xA9\xC3\xA9", "cab<|eot_id|>ab"};
   const std::vector<Ids> expect = {{8}, {3, 8}, {13, 6}, {10, 10}, {13, kTinyRanks + 9, 6}};
-  write(tmp + "/texts.json", json(texts).dump());
+  write_text(tmp + "/texts.json", json(texts).dump());
   ASSERT_EQ(packbench::testing::run_command(python + " " + script_dir() + "/encode_with_hf.py " + tmp +
                                                 "/out/tokenizer.json " + tmp + "/texts.json > " + tmp + "/hf.json",
                                             &log),
@@ -147,7 +139,7 @@ TEST(TiktokenToHf, MalformedFilesFailWithFileAndLine) {
   };
   for (const auto& c : cases) {
     const std::string model = tmp + "/" + c.name + ".model", out = tmp + "/" + c.name;
-    write(model, c.text);
+    write_text(model, c.text);
     std::string log;
     EXPECT_NE(packbench::testing::run_command(python + " " + script + " " + model + " " + out, &log), 0) << c.name;
     EXPECT_NE(log.find(model + c.message), std::string::npos) << c.name << ": " << log;

@@ -4,12 +4,15 @@
 #include <filesystem>
 #include <fstream>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
 #include "datasets/token_cache.h"
+#include "tests/common/test_files.h"
 #include "tests/common/test_paths.h"
 
 using namespace packbench::data;
+
+using packbench::testing::error_of;
 
 namespace {
 
@@ -19,15 +22,6 @@ TokenStore sample_store() {
   st.add({{6}, {7}, {8, 9}, {10}}, 2);
   st.add({{11, 12, 13, 14, 15}, {16}}, 3);
   return st;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const packbench::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 void corrupt(const std::string& path, size_t offset, char value) {

@@ -9,14 +9,17 @@
 #include <thread>
 
 #include "datasets/bpe.h"
-#include "datasets/error.h"
+#include "core/error.h"
 #include "datasets/pretokenize.h"
 #include "datasets/tokenizer.h"
+#include "tests/common/test_files.h"
 #include "tests/common/test_paths.h"
 
 using packbench::Error;
 using packbench::data::Tokenizer;
 using Ids = std::vector<int32_t>;
+
+using packbench::testing::slurp;
 
 namespace {
 
@@ -25,13 +28,6 @@ std::string tiny_dir() { return packbench::testing::fixtures_dir() + "/tokenizer
 std::shared_ptr<const Tokenizer> tiny() {
   static auto t = Tokenizer::from_dir(tiny_dir());
   return t;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // Random valid UTF-8 drawn from ASCII, Latin, CJK, emoji and whitespace of all kinds.

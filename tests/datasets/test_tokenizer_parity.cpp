@@ -10,20 +10,16 @@
 
 #include "datasets/pretokenize.h"
 #include "datasets/tokenizer.h"
+#include "tests/common/test_files.h"
 #include "tests/common/test_paths.h"
 
 using packbench::data::Tokenizer;
 using Ids = std::vector<int32_t>;
 using nlohmann::json;
 
-namespace {
+using packbench::testing::slurp;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+namespace {
 
 const json& fixture() {
   static const json j = json::parse(slurp(packbench::testing::fixtures_dir() + "/tokenizer/llama3_parity.json"));

@@ -1,7 +1,7 @@
 // Filter pipelines and exact_match: lm-eval's gsm8k strict-match / flexible-extract and BBH get-answer.
 #include <gtest/gtest.h>
 
-#include "datasets/error.h"
+#include "core/error.h"
 #include "evals/filters.h"
 #include "evals/regex.h"
 #include "evals/task_config.h"

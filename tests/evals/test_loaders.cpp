@@ -3,22 +3,17 @@
 
 #include <fstream>
 
-#include "datasets/error.h"
+#include "core/error.h"
 #include "evals/loaders.h"
+#include "tests/common/test_files.h"
 #include "tests/common/test_paths.h"
 
 using namespace packbench::evals;
 
+using packbench::testing::error_of;
+
 namespace {
 std::string fx(const std::string& p) { return packbench::testing::fixtures_dir() + "/evals/" + p; }
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const packbench::Error& e) {
-    return e.what();
-  }
-  return "";
-}
 }  // namespace
 
 TEST(MmluLoader, CsvFolderSubjectsInOrderWithQuotedFields) {

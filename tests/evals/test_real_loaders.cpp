@@ -4,7 +4,7 @@
 #include <set>
 
 #include "evals/loaders.h"
-#include "evals/math_answer.h"
+#include "evals/math/math_answer.h"
 #include "tests/common/test_paths.h"
 
 using namespace packbench::evals;

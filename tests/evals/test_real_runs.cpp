@@ -1,10 +1,10 @@
 // In-process runs on the real benchmark files with fake models: real prompts, gold -> 100%, garbage -> 0%.
 #include <gtest/gtest.h>
 
-#include "evals/task_bbh.h"
-#include "evals/task_gsm8k.h"
-#include "evals/task_math.h"
-#include "evals/task_mmlu.h"
+#include "evals/bbh/task_bbh.h"
+#include "evals/gsm8k/task_gsm8k.h"
+#include "evals/math/task_math.h"
+#include "evals/mmlu/task_mmlu.h"
 #include "tests/common/test_paths.h"
 #include "tests/evals/fake_lm.h"
 

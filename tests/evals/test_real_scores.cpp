@@ -6,9 +6,9 @@
 #include <regex>
 
 #include "evals/loaders.h"
-#include "evals/task_bbh.h"
-#include "evals/task_math.h"
-#include "evals/task_mmlu.h"
+#include "evals/bbh/task_bbh.h"
+#include "evals/math/task_math.h"
+#include "evals/mmlu/task_mmlu.h"
 #include "tests/common/test_paths.h"
 
 using namespace packbench::evals;

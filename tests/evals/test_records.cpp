@@ -3,31 +3,20 @@
 
 #include <fstream>
 
-#include "datasets/error.h"
+#include "core/error.h"
 #include "evals/records.h"
+#include "tests/common/test_files.h"
 #include "tests/common/test_paths.h"
 
 using namespace packbench::evals;
 
-namespace {
-std::string write(const std::string& dir, const std::string& name, const std::string& text) {
-  std::string p = dir + "/" + name;
-  std::ofstream(p, std::ios::binary) << text;
-  return p;
-}
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const packbench::Error& e) {
-    return e.what();
-  }
-  return "";
-}
-}  // namespace
+using packbench::testing::error_of;
+using packbench::testing::write_text;
+
 
 TEST(Csv, QuotedCommasQuotesAndNewlines) {
   auto dir = packbench::testing::temp_dir("csv");
-  auto p = write(dir, "a.csv",
+  auto p = write_text(dir, "a.csv",
                  "plain,b,c\n"
                  "\"has, comma\",\"has \"\"quote\"\"\",\"two\nlines\"\n"
                  "last,row,here\n");
@@ -42,21 +31,21 @@ TEST(Csv, QuotedCommasQuotesAndNewlines) {
 
 TEST(Csv, NoTrailingNewlineAndCrlf) {
   auto dir = packbench::testing::temp_dir("csv");
-  auto rows = read_csv(write(dir, "a.csv", "a,b\r\nc,d"));
+  auto rows = read_csv(write_text(dir, "a.csv", "a,b\r\nc,d"));
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[1].fields, (std::vector<std::string>{"c", "d"}));
 }
 
 TEST(Csv, StrayQuoteInUnquotedFieldIsLiteralAsPythonReadsIt) {
   auto dir = packbench::testing::temp_dir("csv");
-  auto rows = read_csv(write(dir, "a.csv", "Why?\",b\n"));
+  auto rows = read_csv(write_text(dir, "a.csv", "Why?\",b\n"));
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].fields, (std::vector<std::string>{"Why?\"", "b"}));
 }
 
 TEST(Csv, UnterminatedQuoteNamesFile) {
   auto dir = packbench::testing::temp_dir("csv");
-  auto p = write(dir, "bad.csv", "a,b\n\"open,c\n");
+  auto p = write_text(dir, "bad.csv", "a,b\n\"open,c\n");
   auto msg = error_of([&] { read_csv(p); });
   EXPECT_NE(msg.find("bad.csv"), std::string::npos) << msg;
   EXPECT_NE(msg.find("malformed CSV"), std::string::npos) << msg;
@@ -64,7 +53,7 @@ TEST(Csv, UnterminatedQuoteNamesFile) {
 
 TEST(Jsonl, LineNumbersSkipBlankLines) {
   auto dir = packbench::testing::temp_dir("jsonl");
-  auto recs = read_jsonl(write(dir, "a.jsonl", "{\"a\":1}\n\n{\"a\":2}\n"));
+  auto recs = read_jsonl(write_text(dir, "a.jsonl", "{\"a\":1}\n\n{\"a\":2}\n"));
   ASSERT_EQ(recs.size(), 2u);
   EXPECT_EQ(recs[1].line, 3);
   EXPECT_EQ(recs[1].value["a"], 2);
@@ -72,10 +61,10 @@ TEST(Jsonl, LineNumbersSkipBlankLines) {
 
 TEST(Jsonl, BadLineNamesFileAndLine) {
   auto dir = packbench::testing::temp_dir("jsonl");
-  auto p = write(dir, "b.jsonl", "{\"a\":1}\n{\"a\":\n");
+  auto p = write_text(dir, "b.jsonl", "{\"a\":1}\n{\"a\":\n");
   auto msg = error_of([&] { read_jsonl(p); });
   EXPECT_NE(msg.find("b.jsonl: line 2"), std::string::npos) << msg;
-  auto p2 = write(dir, "c.jsonl", "[1,2]\n");
+  auto p2 = write_text(dir, "c.jsonl", "[1,2]\n");
   msg = error_of([&] { read_jsonl(p2); });
   EXPECT_NE(msg.find("line 1: expected a JSON object"), std::string::npos) << msg;
 }

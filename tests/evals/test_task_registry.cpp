@@ -1,8 +1,8 @@
 // The task registry: the six benchmarks, their aliases and n-shot, and unknown names.
 #include <gtest/gtest.h>
 
-#include "datasets/error.h"
-#include "evals/task_gsm8k.h"
+#include "core/error.h"
+#include "evals/gsm8k/task_gsm8k.h"
 #include "evals/tasks.h"
 
 using namespace packbench::evals;

@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "tests/common/test_paths.h"
-#include "trainers/blas_kernels.h"
+#include "trainers/parallel/blas_kernels.h"
 
 namespace packbench {
 namespace {

@@ -7,26 +7,18 @@
 #include <sstream>
 
 #include "datasets/tokenizer.h"
+#include "tests/common/test_files.h"
 #include "tests/common/test_paths.h"
 
 using packbench::testing::packbench_bin;
 using packbench::testing::run_command;
 
+using packbench::testing::slurp;
+using packbench::testing::write_text;
+
 namespace {
 
 std::string tiny() { return packbench::testing::fixtures_dir() + "/tokenizer/tiny"; }
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write(const std::string& path, const std::string& s) {
-  std::ofstream out(path, std::ios::binary);
-  out << s;
-}
 
 std::vector<std::string> lines_of(const std::string& s) {
   std::vector<std::string> v;
@@ -40,7 +32,7 @@ std::vector<std::string> lines_of(const std::string& s) {
 
 TEST(DataTokenize, AddsIdsInInputOrderFromStdin) {
   const std::string dir = packbench::testing::temp_dir("data_tokenize");
-  write(dir + "/in.jsonl",
+  write_text(dir + "/in.jsonl",
         "{\"id\": 7, \"text\": \"hello the\"}\n"
         "{\"text\":\"hi<|eos|>there\",\"z\":[1]}\n"
         "\n"
@@ -66,7 +58,7 @@ TEST(DataTokenize, SpecialTokensThreadsAndFiles) {
     texts.push_back("line " + std::to_string(i) + " hello\u00a0the aaaa<|eos|>");
     in += nlohmann::json({{"n", i}, {"text", texts.back()}}).dump() + "\n";
   }
-  write(dir + "/in.jsonl", in);
+  write_text(dir + "/in.jsonl", in);
   for (const char* threads : {"1", "3"}) {
     std::string log;
     ASSERT_EQ(run_command(packbench_bin() + " data tokenize --tokenizer " + tiny() + "/tokenizer.json --threads " +
@@ -97,7 +89,7 @@ TEST(DataTokenize, BadLinesAreNamed) {
       {"{\"text\": \"a\xFF\"}\n", "line 1: not valid JSON"},
   };
   for (const auto& c : cases) {
-    write(dir + "/in.jsonl", c.input);
+    write_text(dir + "/in.jsonl", c.input);
     std::string out;
     EXPECT_EQ(run_command(packbench_bin() + " data tokenize --tokenizer " + tiny() + " --input " + dir +
                               "/in.jsonl --output " + dir + "/out.jsonl",

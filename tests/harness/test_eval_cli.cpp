@@ -8,61 +8,24 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "datasets/atomic_file.h"
+#include "core/atomic_file.h"
+#include "tests/common/test_files.h"
+#include "tests/common/tiny_checkpoint.h"
 #include "tests/common/test_paths.h"
-#include "trainers/llama_model.h"
-#include "trainers/pretrained.h"
 
 namespace fs = std::filesystem;
 namespace pt = packbench::testing;
 using ::testing::HasSubstr;
 using namespace packbench::train;
 
+using packbench::testing::count_lines;
+
 namespace {
-
-int64_t count_lines(const fs::path& p) {
-  std::ifstream in(p);
-  std::string line;
-  int64_t n = 0;
-  while (std::getline(in, line))
-    if (!line.empty()) ++n;
-  return n;
-}
-
-// A benchmark root laid out as the shared folder is, made of the fixtures.
-fs::path fixture_root(const fs::path& dir) {
-  const fs::path fx = pt::fixtures_dir();
-  const fs::path root = dir / "benchmarks";
-  fs::create_directories(root / "ifeval");
-  for (const char* t : {"mmlu", "gsm8k", "math", "bbh"}) fs::create_directory_symlink(fx / "evals" / t, root / t);
-  fs::create_directory_symlink(fx / "humaneval", root / "humaneval");
-  fs::create_symlink(fx / "ifeval" / "input_data_small.jsonl", root / "ifeval" / "input_data.jsonl");
-  return root;
-}
-
-fs::path tiny_checkpoint(const fs::path& dir) {
-  const std::string tok = pt::fixtures_dir() + "/tokenizer/tiny";
-  LlamaConfig c;
-  c.vocab_size = 272;  // the tiny tokenizer's 268 tokens and its 4 added tokens
-  c.hidden_size = 16;
-  c.intermediate_size = 32;
-  c.num_hidden_layers = 1;
-  c.num_attention_heads = 2;
-  c.num_key_value_heads = 1;
-  c.max_position_embeddings = 4096;
-  c.rope_scaling.reset();
-  LlamaForCausalLM model(c);
-  model->init_weights(5);
-  SaveOptions so;
-  so.dtype = torch::kFloat;
-  so.tokenizer_dir = tok;
-  save_pretrained(*model, (dir / "checkpoint").string(), so);
-  return dir / "checkpoint";
-}
 
 TEST(EvalCli, FixturesThroughEveryTaskWithResume) {
   const fs::path dir = pt::temp_dir("eval_cli");
-  const fs::path root = fixture_root(dir), ckpt = tiny_checkpoint(dir), out = dir / "eval";
+  const fs::path root = pt::fixture_benchmarks(dir, {"mmlu", "gsm8k", "math", "bbh", "humaneval", "ifeval"});
+  const fs::path ckpt = pt::save_tiny_checkpoint((dir / "checkpoint").string()), out = dir / "eval";
   const std::string cmd = pt::packbench_bin() + " eval --checkpoint " + ckpt.string() +
                           " --tasks mmlu,gsm8k,math,bbh,ifeval,humaneval --limit 2 --batch-size 2"
                           " --max-new-tokens 8 --threads 1 --data-root " + root.string() + " --out " + out.string();
@@ -109,7 +72,7 @@ TEST(EvalCli, FixturesThroughEveryTaskWithResume) {
 
 TEST(EvalCli, BadInputIsAClearError) {
   const fs::path dir = pt::temp_dir("eval_cli_bad");
-  const fs::path ckpt = tiny_checkpoint(dir);
+  const fs::path ckpt = pt::save_tiny_checkpoint((dir / "checkpoint").string());
   std::string log;
   const std::string base = pt::packbench_bin() + " eval --checkpoint ";
   EXPECT_NE(pt::run_command(base + dir.string() + " --tasks mmlu", &log), 0);

@@ -9,42 +9,22 @@
 
 #include <nlohmann/json.hpp>
 
-#include "datasets/atomic_file.h"
-#include "datasets/paths.h"
+#include "core/atomic_file.h"
+#include "core/paths.h"
 #include "datasets/tokenizer.h"
+#include "tests/common/test_files.h"
 #include "tests/common/test_paths.h"
-#include "tests/trainers/gguf_test_writer.h"
+#include "tests/trainers/model/gguf_test_writer.h"
 
 namespace packbench {
+using packbench::testing::read_npy;
+using packbench::testing::run_packbench;
+
 namespace {
 
 using ::testing::HasSubstr;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
-
-int pb(const std::string& args, std::string* out) { return testing::run_command(testing::packbench_bin() + " " + args, out); }
-
-// A float32 C-order .npy: values (shape checked by the caller through the count).
-std::vector<float> read_npy(const std::string& path, std::vector<int64_t>* shape) {
-  const std::string raw = read_file(path);
-  EXPECT_EQ(raw.substr(0, 6), "\x93NUMPY");
-  const size_t hlen = static_cast<unsigned char>(raw[8]) | (static_cast<unsigned char>(raw[9]) << 8);
-  const std::string header = raw.substr(10, hlen);
-  EXPECT_THAT(header, HasSubstr("'descr': '<f4'"));
-  const size_t a = header.find("'shape': (") + 10, b = header.find(')', a);
-  std::string dims = header.substr(a, b - a);
-  shape->clear();
-  for (size_t pos = 0; pos < dims.size();) {
-    size_t end = dims.find(',', pos);
-    if (end == std::string::npos) end = dims.size();
-    const std::string d = dims.substr(pos, end - pos);
-    if (d.find_first_not_of(' ') != std::string::npos) shape->push_back(std::stoll(d));
-    pos = end + 1;
-  }
-  std::vector<float> v((raw.size() - 10 - hlen) / 4);
-  std::memcpy(v.data(), raw.data() + 10 + hlen, v.size() * 4);
-  return v;
-}
 
 struct GgufImport : ::testing::Test {
   static void SetUpTestSuite() {
@@ -53,7 +33,7 @@ struct GgufImport : ::testing::Test {
     parent = new std::string(testing::temp_dir("gguf_import_cli"));
     dir = new std::string(*parent + "/smollm2");
     log = new std::string;
-    rc = pb("model import --gguf " + gguf + " --out " + *dir, log);
+    rc = run_packbench("model import --gguf " + gguf + " --out " + *dir, log);
   }
   void SetUp() override {
     if (smollm2_gguf().empty()) GTEST_SKIP() << "SmolLM2 GGUF not found: run scripts/setup.sh";
@@ -90,7 +70,7 @@ TEST_F(GgufImport, WritesAHuggingFaceFolder) {
   EXPECT_THAT(t["chat_template"].get<std::string>(), HasSubstr("<|im_start|>"));
 
   std::string out;
-  ASSERT_EQ(pb("model info " + *dir, &out), 0) << out;
+  ASSERT_EQ(run_packbench("model info " + *dir, &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("30 layers, hidden 576, intermediate 1536, 9 heads (3 key/value, head_dim 64), vocab 49152"));
   EXPECT_THAT(out, HasSubstr("F32: 272 tensors, 134,515,008 elements"));
 }
@@ -112,7 +92,7 @@ TEST_F(GgufImport, LogitsEqualTransformersModelFromTheGguf) {
 
   const std::string work = testing::temp_dir("gguf_logits");
   std::string out;
-  ASSERT_EQ(pb("model logits --checkpoint " + *dir + " --ids " + ids_text + " --out " + work + "/pb.npy", &out), 0) << out;
+  ASSERT_EQ(run_packbench("model logits --checkpoint " + *dir + " --ids " + ids_text + " --out " + work + "/pb.npy", &out), 0) << out;
   ASSERT_EQ(testing::run_command("HF_HUB_OFFLINE=1 " + python + " " + testing::source_dir() +
                                      "/scripts/reference/gguf_transformers_ref.py logits " + smollm2_gguf() + " " + *dir + " " +
                                      ids_text + " " + work + "/hf.npy " + work + "/hf.json",
@@ -153,24 +133,24 @@ TEST(GgufImportErrors, RefusesOtherArchitecturesAndBrokenFiles) {
   w.str("tokenizer.ggml.model", "gpt2");
   { std::ofstream(d + "/gpt2.gguf", std::ios::binary) << w.build(); }
   std::string out;
-  EXPECT_EQ(pb("model import --gguf " + d + "/gpt2.gguf --out " + d + "/out", &out), 1) << out;
+  EXPECT_EQ(run_packbench("model import --gguf " + d + "/gpt2.gguf --out " + d + "/out", &out), 1) << out;
   EXPECT_THAT(out, HasSubstr("general.architecture is 'gpt2'; packbench imports only: llama"));
   EXPECT_FALSE(fs::exists(d + "/out"));
 
   // Cut inside the first value (header 24 bytes, key 8 + 20, type 4, then the string's length).
   { std::ofstream(d + "/cut.gguf", std::ios::binary) << w.build().substr(0, 60); }
   out.clear();
-  EXPECT_EQ(pb("model import --gguf " + d + "/cut.gguf --out " + d + "/out", &out), 1) << out;
+  EXPECT_EQ(run_packbench("model import --gguf " + d + "/cut.gguf --out " + d + "/out", &out), 1) << out;
   EXPECT_THAT(out, HasSubstr(d + "/cut.gguf: metadata key 'general.architecture'"));
   EXPECT_THAT(out, HasSubstr("truncated"));
   EXPECT_FALSE(fs::exists(d + "/out"));
 
   out.clear();
-  EXPECT_EQ(pb("model import --gguf " + d + "/missing.gguf --out " + d + "/out", &out), 1) << out;
+  EXPECT_EQ(run_packbench("model import --gguf " + d + "/missing.gguf --out " + d + "/out", &out), 1) << out;
   EXPECT_THAT(out, HasSubstr("missing.gguf"));
 
   out.clear();
-  ASSERT_EQ(pb("model import --help", &out), 0) << out;
+  ASSERT_EQ(run_packbench("model import --help", &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("Architectures: llama"));
 }
 

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <filesystem>
 
-#include "datasets/atomic_file.h"
+#include "core/atomic_file.h"
 #include "tests/common/test_paths.h"
 
 namespace packbench {

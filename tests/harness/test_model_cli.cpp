@@ -7,11 +7,15 @@
 #include <cstring>
 #include <filesystem>
 
-#include "datasets/atomic_file.h"
+#include "core/atomic_file.h"
+#include "tests/common/test_files.h"
 #include "tests/common/test_paths.h"
-#include "tests/trainers/test_model_ref_dump.h"
+#include "tests/trainers/model/test_model_ref_dump.h"
 
 namespace packbench {
+using packbench::testing::read_npy;
+using packbench::testing::run_packbench;
+
 namespace {
 
 using ::testing::HasSubstr;
@@ -19,47 +23,18 @@ namespace fs = std::filesystem;
 
 std::string ref_dir(const std::string& model) { return testing::fixtures_dir() + "/llama_ref/" + model; }
 
-int pb(const std::string& args, std::string* out) {
-  return testing::run_command(testing::packbench_bin() + " " + args, out);
-}
-
-// Reads a float32 .npy: shape and values.
-std::vector<float> read_npy(const std::string& path, std::vector<int64_t>* shape) {
-  std::string raw = read_file(path);
-  EXPECT_EQ(raw.substr(0, 6), "\x93NUMPY");
-  const size_t hlen = static_cast<unsigned char>(raw[8]) | (static_cast<unsigned char>(raw[9]) << 8);
-  EXPECT_EQ((10 + hlen) % 64, 0u);
-  const std::string header = raw.substr(10, hlen);
-  EXPECT_THAT(header, HasSubstr("'descr': '<f4'"));
-  EXPECT_THAT(header, HasSubstr("'fortran_order': False"));
-  const size_t a = header.find("'shape': (") + 10, b = header.find(')', a);
-  std::string dims = header.substr(a, b - a);
-  shape->clear();
-  size_t pos = 0;
-  while (pos < dims.size()) {
-    size_t end = dims.find(',', pos);
-    if (end == std::string::npos) end = dims.size();
-    std::string d = dims.substr(pos, end - pos);
-    if (d.find_first_not_of(' ') != std::string::npos) shape->push_back(std::stoll(d));
-    pos = end + 1;
-  }
-  std::vector<float> v((raw.size() - 10 - hlen) / 4);
-  std::memcpy(v.data(), raw.data() + 10 + hlen, v.size() * 4);
-  return v;
-}
-
 TEST(ModelCli, InfoDescribesTheCheckpoint) {
   std::string out;
-  ASSERT_EQ(pb("model info " + ref_dir("untied"), &out), 0) << out;
+  ASSERT_EQ(run_packbench("model info " + ref_dir("untied"), &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("2 layers, hidden 32, intermediate 48, 4 heads (2 key/value, head_dim 8), vocab 64"));
   EXPECT_THAT(out, HasSubstr("19,616"));
   EXPECT_THAT(out, HasSubstr("F32: 21 tensors"));
   EXPECT_THAT(out, HasSubstr("scaling llama3"));
   EXPECT_THAT(out, HasSubstr("model.safetensors"));
-  ASSERT_EQ(pb("model info " + ref_dir("tied"), &out), 0) << out;
+  ASSERT_EQ(run_packbench("model info " + ref_dir("tied"), &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("17,568"));
   EXPECT_THAT(out, HasSubstr("tied to the embeddings"));
-  EXPECT_EQ(pb("model info " + testing::temp_dir("no_ckpt"), &out), 1);
+  EXPECT_EQ(run_packbench("model info " + testing::temp_dir("no_ckpt"), &out), 1);
   EXPECT_THAT(out, HasSubstr("config.json"));
 }
 
@@ -71,7 +46,7 @@ TEST(ModelCli, LogitsMatchThePyTorchReference) {
   for (int64_t id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
   const std::string npy = testing::temp_dir("cli_logits") + "/logits.npy";
   std::string out;
-  ASSERT_EQ(pb("model logits --checkpoint " + ref_dir("untied") + " --ids " + list + " --out " + npy + " --threads 1", &out), 0) << out;
+  ASSERT_EQ(run_packbench("model logits --checkpoint " + ref_dir("untied") + " --ids " + list + " --out " + npy + " --threads 1", &out), 0) << out;
   std::vector<int64_t> shape;
   std::vector<float> got = read_npy(npy, &shape);
   ASSERT_EQ(shape, (std::vector<int64_t>{static_cast<int64_t>(ids.size()), 64}));
@@ -81,15 +56,15 @@ TEST(ModelCli, LogitsMatchThePyTorchReference) {
   std::printf("model logits vs reference: max |diff| %.3g\n", worst);
   EXPECT_LT(worst, 2e-5);
   // bf16 weights: same shape, close values.
-  ASSERT_EQ(pb("model logits --checkpoint " + ref_dir("untied") + " --ids " + list + " --dtype bf16 --out " + npy + " --threads 1", &out), 0) << out;
+  ASSERT_EQ(run_packbench("model logits --checkpoint " + ref_dir("untied") + " --ids " + list + " --dtype bf16 --out " + npy + " --threads 1", &out), 0) << out;
   got = read_npy(npy, &shape);
   worst = 0;
   for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(double(got[i]) - want.f[i]));
   EXPECT_LT(worst, 0.5);
   // Bad ids name the item.
-  EXPECT_EQ(pb("model logits --checkpoint " + ref_dir("untied") + " --ids 1,x,3 --out " + npy, &out), 1);
+  EXPECT_EQ(run_packbench("model logits --checkpoint " + ref_dir("untied") + " --ids 1,x,3 --out " + npy, &out), 1);
   EXPECT_THAT(out, HasSubstr("--ids: item 1"));
-  EXPECT_EQ(pb("model logits --checkpoint " + ref_dir("untied") + " --ids 1,64 --out " + npy, &out), 1);
+  EXPECT_EQ(run_packbench("model logits --checkpoint " + ref_dir("untied") + " --ids 1,64 --out " + npy, &out), 1);
   EXPECT_THAT(out, HasSubstr("outside the vocabulary"));
 }
 
@@ -99,17 +74,17 @@ TEST(ModelCli, InitWritesALoadableDeterministicCheckpoint) {
   write_file_atomic(tmp + "/tok/tokenizer_config.json", "{}");
   const std::string cfg = ref_dir("tied") + "/config.json";
   std::string out;
-  ASSERT_EQ(pb("model init --config " + cfg + " --out " + tmp + "/a --seed 3 --dtype bf16 --tokenizer " + tmp + "/tok", &out), 0) << out;
-  ASSERT_EQ(pb("model init --config " + cfg + " --out " + tmp + "/b --seed 3 --dtype bf16", &out), 0) << out;
-  ASSERT_EQ(pb("model init --config " + cfg + " --out " + tmp + "/c --seed 4 --dtype bf16", &out), 0) << out;
+  ASSERT_EQ(run_packbench("model init --config " + cfg + " --out " + tmp + "/a --seed 3 --dtype bf16 --tokenizer " + tmp + "/tok", &out), 0) << out;
+  ASSERT_EQ(run_packbench("model init --config " + cfg + " --out " + tmp + "/b --seed 3 --dtype bf16", &out), 0) << out;
+  ASSERT_EQ(run_packbench("model init --config " + cfg + " --out " + tmp + "/c --seed 4 --dtype bf16", &out), 0) << out;
   EXPECT_TRUE(fs::exists(tmp + "/a/tokenizer.json"));
   EXPECT_TRUE(fs::exists(tmp + "/a/generation_config.json"));
   EXPECT_FALSE(fs::exists(tmp + "/b/tokenizer.json"));
   EXPECT_EQ(read_file(tmp + "/a/model.safetensors"), read_file(tmp + "/b/model.safetensors"));
   EXPECT_NE(read_file(tmp + "/a/model.safetensors"), read_file(tmp + "/c/model.safetensors"));
-  ASSERT_EQ(pb("model info " + tmp + "/a", &out), 0) << out;
+  ASSERT_EQ(run_packbench("model info " + tmp + "/a", &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("BF16: 20 tensors"));
-  ASSERT_EQ(pb("model logits --checkpoint " + tmp + "/a --ids 1,2,3 --out " + tmp + "/l.npy --threads 1", &out), 0) << out;
+  ASSERT_EQ(run_packbench("model logits --checkpoint " + tmp + "/a --ids 1,2,3 --out " + tmp + "/l.npy --threads 1", &out), 0) << out;
   std::vector<int64_t> shape;
   std::vector<float> v = read_npy(tmp + "/l.npy", &shape);
   EXPECT_EQ(shape, (std::vector<int64_t>{3, 64}));
@@ -133,10 +108,10 @@ TEST(ModelCli, SavedCheckpointReadsInTheIndependentReader) {
   cfg.replace(cfg.find(from), from.size(), "\"initializer_range\": 0.5");  // logits far from zero
   write_file_atomic(tmp + "/config.json", cfg);
   std::string out;
-  ASSERT_EQ(pb("model init --config " + tmp + "/config.json --out " + tmp + "/ck --seed 8 --dtype bf16 --max-shard-mb 0.03", &out), 0) << out;
+  ASSERT_EQ(run_packbench("model init --config " + tmp + "/config.json --out " + tmp + "/ck --seed 8 --dtype bf16 --max-shard-mb 0.03", &out), 0) << out;
   ASSERT_TRUE(fs::exists(tmp + "/ck/model.safetensors.index.json"));
   const std::string ids = "5,9,33,2,60,17,17,40";
-  ASSERT_EQ(pb("model logits --checkpoint " + tmp + "/ck --ids " + ids + " --out " + tmp + "/l.npy --threads 1", &out), 0) << out;
+  ASSERT_EQ(run_packbench("model logits --checkpoint " + tmp + "/ck --ids " + ids + " --out " + tmp + "/l.npy --threads 1", &out), 0) << out;
   const int rc = testing::run_command(py + " " + testing::source_dir() + "/scripts/reference/llama_ref.py --check " +
                                           tmp + "/ck --ids " + ids + " --logits " + tmp + "/l.npy --tol 1e-4",
                                       &out);

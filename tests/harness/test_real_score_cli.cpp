@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "datasets/atomic_file.h"
+#include "core/atomic_file.h"
 #include "evals/loaders.h"
 #include "tests/common/test_paths.h"
 

@@ -6,7 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "datasets/atomic_file.h"
+#include "core/atomic_file.h"
+#include "tests/common/test_files.h"
 #include "tests/common/test_paths.h"
 
 using packbench::testing::fixtures_dir;
@@ -14,17 +15,15 @@ using packbench::testing::packbench_bin;
 using packbench::testing::run_command;
 using packbench::testing::temp_dir;
 
+using packbench::testing::write_text;
+
 namespace {
 std::string fx(const std::string& p) { return fixtures_dir() + "/evals/" + p; }
-std::string write(const std::string& dir, const std::string& name, const std::string& text) {
-  std::ofstream(dir + "/" + name) << text;
-  return dir + "/" + name;
-}
 }  // namespace
 
 TEST(ScoreCli, Gsm8kWritesSamplesAndResults) {
   const auto dir = temp_dir("cli-gsm8k");
-  auto r = write(dir, "r.jsonl",
+  auto r = write_text(dir, "r.jsonl",
                  "{\"doc_id\": 2, \"response\": \"5 - 8 = -3\\n#### -3\"}\n"
                  "{\"doc_id\": 0, \"response\": \"It is 60.\"}\n");
   std::string out;
@@ -53,19 +52,19 @@ TEST(ScoreCli, Gsm8kWritesSamplesAndResults) {
 TEST(ScoreCli, MmluMathBbhAndTheMathAlias) {
   const auto dir = temp_dir("cli-tasks");
   std::string out;
-  auto mmlu = write(dir, "mmlu.jsonl", "{\"doc_id\": 0, \"response\": \"B\"}\n{\"doc_id\": 4, \"response\": \"B\"}\n");
+  auto mmlu = write_text(dir, "mmlu.jsonl", "{\"doc_id\": 0, \"response\": \"B\"}\n{\"doc_id\": 4, \"response\": \"B\"}\n");
   ASSERT_EQ(run_command(packbench_bin() + " score --task mmlu --responses " + mmlu + " --data " + fx("mmlu"), &out), 0) << out;
   EXPECT_NE(out.find("acc"), std::string::npos) << out;
   EXPECT_NE(out.find("1.0000"), std::string::npos) << out;
   EXPECT_NE(out.find(" - mmlu_astronomy"), std::string::npos) << out;
 
-  auto math = write(dir, "math.jsonl", "{\"doc_id\": 1, \"response\": \"$\\\\boxed{0.75}$\"}\n");
+  auto math = write_text(dir, "math.jsonl", "{\"doc_id\": 1, \"response\": \"$\\\\boxed{0.75}$\"}\n");
   ASSERT_EQ(run_command(packbench_bin() + " score --task minerva_math --responses " + math + " --data " + fx("math"), &out), 0)
       << out;
   EXPECT_NE(out.find("minerva_math"), std::string::npos) << out;
   EXPECT_NE(out.find("1.0000"), std::string::npos) << out;
 
-  auto bbh = write(dir, "bbh.jsonl", "{\"doc_id\": 0, \"response\": \"So the answer is False.\"}\n");
+  auto bbh = write_text(dir, "bbh.jsonl", "{\"doc_id\": 0, \"response\": \"So the answer is False.\"}\n");
   ASSERT_EQ(run_command(packbench_bin() + " score --task bbh --responses " + bbh + " --data " + fx("bbh"), &out), 0) << out;
   EXPECT_NE(out.find("get-answer"), std::string::npos) << out;
 }
@@ -99,11 +98,11 @@ TEST(ScoreCli, BadInputFailsWithTheFileAndRecord) {
   EXPECT_EQ(run_command(packbench_bin() + " score --task gsm8k --responses " + dir + "/missing.jsonl --data " + fx("gsm8k"), &out), 1);
   EXPECT_NE(out.find("missing.jsonl: responses file not found"), std::string::npos) << out;
 
-  auto bad = write(dir, "bad.jsonl", "{\"doc_id\": 0, \"response\": \"1\"}\n{\"doc_id\": 1}\n");
+  auto bad = write_text(dir, "bad.jsonl", "{\"doc_id\": 0, \"response\": \"1\"}\n{\"doc_id\": 1}\n");
   EXPECT_EQ(run_command(packbench_bin() + " score --task gsm8k --responses " + bad + " --data " + fx("gsm8k"), &out), 1);
   EXPECT_NE(out.find("bad.jsonl:2: missing field 'response'"), std::string::npos) << out;
 
-  auto torn = write(dir, "torn.jsonl", "{\"doc_id\": 0, \"resp");
+  auto torn = write_text(dir, "torn.jsonl", "{\"doc_id\": 0, \"resp");
   EXPECT_EQ(run_command(packbench_bin() + " score --task bbh --responses " + torn + " --data " + fx("bbh"), &out), 1);
   EXPECT_NE(out.find("torn.jsonl: line 1: not valid JSON"), std::string::npos) << out;
 

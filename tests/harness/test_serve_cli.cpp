@@ -20,13 +20,14 @@
 #include <sstream>
 #include <thread>
 
-#include "datasets/atomic_file.h"
+#include "core/atomic_file.h"
 #include "datasets/tokenizer.h"
 #include "tests/common/test_paths.h"
-#include "trainers/engine.h"
-#include "trainers/engine_llama.h"
-#include "trainers/llama_model.h"
-#include "trainers/pretrained.h"
+#include "tests/common/tiny_checkpoint.h"
+#include "inference/engine.h"
+#include "inference/engine_llama.h"
+#include "trainers/model/llama_model.h"
+#include "trainers/model/pretrained.h"
 
 namespace fs = std::filesystem;
 namespace pt = packbench::testing;
@@ -35,25 +36,6 @@ using ::testing::HasSubstr;
 using namespace packbench::train;
 
 namespace {
-
-fs::path tiny_checkpoint(const fs::path& dir) {
-  LlamaConfig c;
-  c.vocab_size = 272;  // the tiny tokenizer's 268 tokens and its 4 added tokens
-  c.hidden_size = 16;
-  c.intermediate_size = 32;
-  c.num_hidden_layers = 1;
-  c.num_attention_heads = 2;
-  c.num_key_value_heads = 1;
-  c.max_position_embeddings = 4096;
-  c.rope_scaling.reset();
-  LlamaForCausalLM model(c);
-  model->init_weights(5);
-  SaveOptions so;
-  so.dtype = torch::kFloat;
-  so.tokenizer_dir = pt::fixtures_dir() + "/tokenizer/tiny";
-  save_pretrained(*model, (dir / "checkpoint").string(), so);
-  return dir / "checkpoint";
-}
 
 // `packbench serve` as a child process on a free port; stopped (SIGTERM, then SIGKILL) on scope exit.
 class ServerProcess {
@@ -163,7 +145,7 @@ class ServeCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new fs::path(pt::temp_dir("serve_cli"));
-    ckpt_ = new fs::path(tiny_checkpoint(*dir_));
+    ckpt_ = new fs::path(pt::save_tiny_checkpoint((*dir_ / "checkpoint").string()));
   }
   static void TearDownTestSuite() {
     delete dir_;
@@ -431,16 +413,8 @@ TEST_F(ServeCli, OfficialOpenAIClient) {
   EXPECT_EQ(s.stop(), 0);
 }
 
-// A benchmark root laid out as the shared folder is, made of the fixtures.
-fs::path fixture_root(const fs::path& dir) {
-  const fs::path root = dir / "benchmarks";
-  fs::create_directories(root);
-  for (const char* t : {"mmlu", "gsm8k", "bbh"}) fs::create_directory_symlink(fs::path(pt::fixtures_dir()) / "evals" / t, root / t);
-  return root;
-}
-
 TEST_F(ServeCli, EvalThroughTheServerEqualsInProcess) {
-  const fs::path root = fixture_root(*dir_ / "eval");
+  const fs::path root = fs::path(pt::fixture_benchmarks((*dir_ / "eval").string(), {"mmlu", "gsm8k", "bbh"}));
   const std::string common = " --tasks mmlu,gsm8k,bbh --limit 3 --batch-size 2 --max-new-tokens 8 --threads 1 --data-root " +
                              root.string();
   std::string log;
@@ -544,7 +518,7 @@ class FlakyRelay {
 };
 
 TEST_F(ServeCli, EvalRetriesBusyServersWithBackoff) {
-  const fs::path root = fixture_root(*dir_ / "retry");
+  const fs::path root = fs::path(pt::fixture_benchmarks((*dir_ / "retry").string(), {"mmlu", "gsm8k", "bbh"}));
   ServerProcess s(*ckpt_, *dir_ / "retry.log");
   ASSERT_GT(s.port(), 0) << s.read_log();
   const std::string common = " --tasks mmlu,gsm8k --limit 2 --batch-size 2 --max-new-tokens 4 --concurrency 1 --data-root " +

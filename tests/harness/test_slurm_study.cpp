@@ -19,7 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "datasets/atomic_file.h"
+#include "core/atomic_file.h"
 #include "tests/common/test_paths.h"
 
 namespace fs = std::filesystem;

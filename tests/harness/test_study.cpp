@@ -3,8 +3,8 @@
 
 #include <filesystem>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
 #include "harness/executor_slurm.h"
 #include "harness/study_config.h"
 #include "harness/study_runner.h"

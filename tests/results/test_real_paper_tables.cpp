@@ -4,7 +4,7 @@
 #include <cmath>
 #include <filesystem>
 
-#include "datasets/atomic_file.h"
+#include "core/atomic_file.h"
 #include "results/paper_reference.h"
 #include "results/study_report.h"
 #include "results/study_tables.h"

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <regex>
 
-#include "datasets/atomic_file.h"
+#include "core/atomic_file.h"
 #include "results/study_report.h"
 #include "results/svg_chart.h"
 #include "tests/common/test_paths.h"

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <filesystem>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
 #include "results/cell_record.h"
 #include "results/study_tables.h"
 #include "tests/common/test_paths.h"

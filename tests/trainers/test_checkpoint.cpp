@@ -8,11 +8,12 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "tests/common/test_files.h"
 #include "tests/trainers/test_train_util.h"
 #include "trainers/checkpoint.h"
-#include "trainers/launch.h"
+#include "trainers/parallel/launch.h"
 #include "trainers/train_model.h"
 #include "trainers/trainer.h"
 
@@ -20,13 +21,9 @@ namespace fs = std::filesystem;
 namespace pb = packbench;
 using namespace packbench::train;
 
-namespace {
+using packbench::testing::self_exe;
 
-std::string self_exe() {
-  char buf[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  return std::string(buf, n > 0 ? static_cast<size_t>(n) : 0);
-}
+namespace {
 
 TrainConfig config(const std::string& out) {
   TrainConfig c = testutil::tiny_config(out);
@@ -39,12 +36,8 @@ TrainConfig config(const std::string& out) {
   return c;
 }
 
-TrainData data() {
-  TrainData d;
-  d.train_rows = testutil::make_rows(17, 3, 21);  // 9 micro-batches of 2: 4 steps per epoch
-  d.eval_rows = testutil::make_rows(4, 3, 22);
-  return d;
-}
+// 17 rows: 9 micro-batches of 2, 4 steps per epoch.
+TrainData data() { return testutil::make_data(17, 4, 21); }
 
 // Runs a training in a child process (launched like `packbench launch --nproc 1`).
 int run_child(const std::string& out, int kill_at_step) {

@@ -9,11 +9,11 @@
 #include <cstdlib>
 #include <string>
 
-#include "tests/trainers/test_engine_util.h"
+#include "tests/inference/test_engine_util.h"
 #include "tests/trainers/test_train_util.h"
-#include "trainers/distributed.h"
-#include "trainers/engine_llama.h"
-#include "trainers/generate.h"
+#include "trainers/parallel/distributed.h"
+#include "inference/engine_llama.h"
+#include "inference/generate.h"
 #include "trainers/train_model.h"
 #include "trainers/trainer.h"
 

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "datasets/error.h"
+#include "core/error.h"
 #include "trainers/collate_torch.h"
 #include "trainers/loss.h"
 

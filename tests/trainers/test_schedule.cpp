@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "datasets/error.h"
+#include "core/error.h"
 #include "trainers/schedule.h"
 
 using namespace packbench::train;

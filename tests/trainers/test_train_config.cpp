@@ -1,8 +1,8 @@
 // Training configuration: YAML + overrides, LLaMA-Factory aliases, errors naming file and key.
 #include <gtest/gtest.h>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
 #include "tests/common/test_paths.h"
 #include "trainers/train_config.h"
 

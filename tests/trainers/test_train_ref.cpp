@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "datasets/atomic_file.h"
+#include "core/atomic_file.h"
 #include "tests/common/test_paths.h"
 #include "trainers/train_model.h"
 #include "trainers/trainer.h"

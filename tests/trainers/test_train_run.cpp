@@ -7,10 +7,10 @@
 #include <cmath>
 #include <filesystem>
 
-#include "datasets/atomic_file.h"
-#include "datasets/error.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
 #include "tests/trainers/test_train_util.h"
-#include "trainers/distributed.h"
+#include "trainers/parallel/distributed.h"
 #include "trainers/train_model.h"
 #include "trainers/train_run.h"
 #include "trainers/trainer.h"

@@ -1,4 +1,4 @@
-// Shared by the trainer tests: synthetic rows, the tiny reference LLaMA and a quiet config.
+// Shared by the trainer tests: synthetic rows and data, the tiny reference LLaMA and a quiet config.
 #pragma once
 
 #include <random>
@@ -8,6 +8,7 @@
 #include "datasets/types.h"
 #include "tests/common/test_paths.h"
 #include "trainers/train_config.h"
+#include "trainers/trainer.h"
 
 namespace packbench::train::testutil {
 
@@ -33,6 +34,14 @@ inline std::vector<data::Row> make_rows(int n, int max_segments, uint32_t seed, 
     rows.push_back(std::move(r));
   }
   return rows;
+}
+
+// Training and evaluation rows from make_rows (evaluation rows drawn with seed + 1).
+inline TrainData make_data(int n_train, int n_eval, uint32_t seed, int max_segments = 3) {
+  TrainData d;
+  d.train_rows = make_rows(n_train, max_segments, seed);
+  d.eval_rows = make_rows(n_eval, max_segments, seed + 1);
+  return d;
 }
 
 // The tiny LLaMA that scripts/reference/llama_ref.py wrote (vocab 64, hidden 32, 2 layers).
