@@ -17,6 +17,7 @@ void add_model_commands(CLI::App& app);  // cmd_model_torch.cpp: model info | mo
 void add_train_commands(CLI::App& app);  // cmd_train_torch.cpp: train | launch
 void add_eval_command(CLI::App& app);    // cmd_eval_torch.cpp:  eval
 void add_serve_command(CLI::App& app);   // serve_torch.cpp:     serve
+void add_plan_command(CLI::App& app);    // cmd_plan_torch.cpp:  plan
 #endif
 
 }  // namespace packbench::cli

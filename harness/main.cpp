@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   packbench::cli::add_train_commands(app);
   packbench::cli::add_eval_command(app);
   packbench::cli::add_serve_command(app);
+  packbench::cli::add_plan_command(app);
 #endif
   try {
     app.parse(argc, argv);
