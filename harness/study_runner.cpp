@@ -162,6 +162,12 @@ json StudyRunner::train_config(const Cell& c) const {
   json t = config_.train;
   for (auto it = c.model->train.begin(); it != c.model->train.end(); ++it) t[it.key()] = it.value();
   t["model_name_or_path"] = fs::absolute(model_dir(*c.model)).string();
+  // A DeepSpeed config named relative to the study file is found from the cell's folder too.
+  if (t.contains("deepspeed") && t["deepspeed"].is_string()) {
+    fs::path ds = t["deepspeed"].get<std::string>();
+    if (ds.is_relative() && fs::exists(config_.source)) ds = fs::path(config_.source).parent_path() / ds;
+    t["deepspeed"] = fs::absolute(ds).string();
+  }
   t["dataset"] = c.dataset->name;
   t["dataset_dir"] = fs::absolute(dataset_dir(*c.dataset)).string();
   t["tokenizer_dir"] = fs::absolute(c.model->init.empty() ? model_dir(*c.model) : tokenizer_dir()).string();

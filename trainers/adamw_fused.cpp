@@ -82,6 +82,35 @@ double grad_global_norm(const std::vector<torch::Tensor>& params) {
   return std::sqrt(total);
 }
 
+void adamw_update(torch::Tensor p, torch::Tensor g, torch::Tensor m, torch::Tensor v, const AdamWStep& s) {
+  torch::NoGradGuard no_grad;
+  const double bc1 = 1.0 - std::pow(s.beta1, static_cast<double>(s.step));
+  const double bc2 = 1.0 - std::pow(s.beta2, static_cast<double>(s.step));
+  const double decay = 1.0 - s.lr * s.weight_decay;
+  const double step_size = s.lr / bc1;
+  if (fast(p) && fast(g) && fast(m) && fast(v) && p.scalar_type() == g.scalar_type()) {
+    AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "adamw_update", [&] {
+      scalar_t* pp = p.data_ptr<scalar_t>();
+      scalar_t* gp = g.data_ptr<scalar_t>();
+      scalar_t* mp = m.data_ptr<scalar_t>();
+      scalar_t* vp = v.data_ptr<scalar_t>();
+      at::parallel_for(0, p.numel(), kGrain, [&](int64_t b, int64_t e) {
+        adamw_range<scalar_t>(pp, gp, mp, vp, b, e, static_cast<scalar_t>(s.grad_scale), static_cast<scalar_t>(decay),
+                              static_cast<scalar_t>(s.beta1), static_cast<scalar_t>(s.beta2),
+                              static_cast<scalar_t>(1.0 / std::sqrt(bc2)), static_cast<scalar_t>(s.eps),
+                              static_cast<scalar_t>(step_size));
+      });
+    });
+    return;
+  }
+  // Other devices: the same formula in tensor operations.
+  torch::Tensor grad = g * s.grad_scale;
+  m.mul_(s.beta1).add_(grad, 1.0 - s.beta1);
+  v.mul_(s.beta2).addcmul_(grad, grad, 1.0 - s.beta2);
+  p.mul_(decay).addcdiv_(m, v.sqrt().mul_(1.0 / std::sqrt(bc2)).add_(s.eps), -step_size);
+  g.zero_();
+}
+
 void fused_adamw_step(torch::optim::AdamW& optimizer, double grad_scale) {
   torch::NoGradGuard no_grad;
   auto& states = optimizer.state();

@@ -9,6 +9,7 @@
 
 #include "trainers/collate_torch.h"
 #include "trainers/loss.h"
+#include "trainers/model/llama_model.h"
 
 namespace packbench::train {
 
@@ -24,6 +25,8 @@ class CausalLM {
   virtual std::vector<std::pair<std::string, torch::Tensor>> named_parameters() = 0;
   virtual void train(bool on) = 0;
   virtual void set_gradient_checkpointing(bool on) {}
+  // Hooks around each decoder layer (sharded parameters); a model without layers ignores them.
+  virtual void set_layer_hooks(std::shared_ptr<LayerParamHooks> hooks) {}
   virtual void to(torch::Device device) = 0;
   // Writes the model so that load() (and other tools, for LLaMA) can read it back exactly.
   virtual void save(const std::string& dir) = 0;

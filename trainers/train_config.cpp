@@ -6,12 +6,16 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <cmath>
 #include <functional>
 #include <map>
 #include <set>
 
 #include "core/error.h"
+#include "trainers/parallel/deepspeed_config.h"
+
+namespace fs = std::filesystem;
 
 namespace packbench::train {
 namespace {
@@ -152,6 +156,10 @@ const std::map<std::string, Setter>& setters() {
     i32("num_threads", &TrainConfig::num_threads, 0, 4096);
     i32("ddp_timeout", &TrainConfig::ddp_timeout, 1, 1 << 24);
     i64("ddp_bucket_size_mb", &TrainConfig::ddp_bucket_size_mb, 1, 1 << 16);
+    choice("sharding", &TrainConfig::sharding, {"none", "zero1", "zero2", "zero3"});
+    choice("offload_optimizer", &TrainConfig::offload_optimizer, {"none", "cpu"});
+    choice("offload_params", &TrainConfig::offload_params, {"none", "cpu"});
+    str("deepspeed", &TrainConfig::deepspeed);
     return t;
   }();
   return table;
@@ -162,7 +170,7 @@ const std::map<std::string, Setter>& setters() {
 const std::vector<std::string>& ignored_config_keys() {
   static const std::vector<std::string> keys = {
       "do_train", "do_eval", "overwrite_cache", "plot_loss", "report_to", "logging_dir", "run_name",
-      "dataloader_num_workers", "ddp_find_unused_parameters", "deepspeed", "flash_attn",
+      "dataloader_num_workers", "ddp_find_unused_parameters", "flash_attn",
       "save_strategy", "logging_strategy", "use_fast_tokenizer", "save_only_model",
       "disable_tqdm", "log_level"};
   return keys;
@@ -257,6 +265,37 @@ TrainConfig load_train_config(const std::string& path, const std::vector<std::st
   if (c.output_dir.empty()) throw Error(fmt::format("{}: key 'output_dir': required", where));
   if (c.max_steps < 0 && c.num_train_epochs <= 0)
     throw Error(fmt::format("{}: key 'num_train_epochs': must be > 0 unless max_steps is set", where));
+  if (!c.deepspeed.empty()) {
+    // LLaMA-Factory's `deepspeed: ds_config.json`: relative to the working directory (as the HF
+    // Trainer reads it), else to this configuration file's folder.
+    fs::path ds(c.deepspeed);
+    if (ds.is_relative() && !fs::exists(ds) && !path.empty()) {
+      const fs::path beside = fs::path(path).parent_path() / ds;
+      if (fs::exists(beside)) ds = beside;
+    }
+    DeepSpeedContext ctx;
+    ctx.per_device_train_batch_size = c.per_device_train_batch_size;
+    ctx.gradient_accumulation_steps = c.gradient_accumulation_steps;
+    ctx.max_grad_norm = c.max_grad_norm;
+    ctx.bf16 = c.bf16;
+    const ShardingSettings s = read_deepspeed_config(ds.string(), ctx);
+    const std::pair<const char*, std::pair<std::string*, std::string>> pairs[] = {
+        {"sharding", {&c.sharding, s.sharding}},
+        {"offload_optimizer", {&c.offload_optimizer, s.offload_optimizer}},
+        {"offload_params", {&c.offload_params, s.offload_params}}};
+    for (const auto& [key, v] : pairs) {
+      if (auto it = last.find(key); it != last.end() && *v.first != v.second)
+        throw Error(fmt::format("{}: key '{}': '{}' contradicts deepspeed: {}, which means '{}'", it->second.where, key,
+                                *v.first, ds.string(), v.second));
+      *v.first = v.second;
+    }
+    c.deepspeed = ds.string();
+  }
+  if (c.offload_optimizer != "none" && c.sharding == "none")
+    throw Error(fmt::format("{}: key 'offload_optimizer': offloading needs sharding zero1, zero2 or zero3", where));
+  if (c.offload_params != "none" && c.sharding != "zero3")
+    throw Error(fmt::format("{}: key 'offload_params': parameters can be offloaded only with sharding: zero3 (it is {})",
+                            where, c.sharding));
   if (c.attention == "block" && c.row_method == "padding")
     throw Error(fmt::format("{}: key 'attention': block attention needs a packing row_method", where));
   return c;
@@ -286,7 +325,8 @@ nlohmann::json TrainConfig::to_json() const {
       {"save_total_limit", save_total_limit}, {"save_final_model", save_final_model},
       {"save_dtype", save_dtype},
       {"num_threads", num_threads}, {"ddp_timeout", ddp_timeout},
-      {"ddp_bucket_size_mb", ddp_bucket_size_mb}};
+      {"ddp_bucket_size_mb", ddp_bucket_size_mb}, {"sharding", sharding},
+      {"offload_optimizer", offload_optimizer}, {"offload_params", offload_params}, {"deepspeed", deepspeed}};
 }
 
 std::string TrainConfig::to_yaml() const {

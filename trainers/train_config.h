@@ -54,6 +54,12 @@ struct TrainConfig {
   int num_threads = 0;            // intra-op threads; 0: cores / local world size
   int ddp_timeout = 1800;         // seconds a collective may wait for a peer
   int64_t ddp_bucket_size_mb = 25;
+  // Sharded data parallelism (DeepSpeed's stage names): none | zero1 (optimizer state) | zero2
+  // (+ gradients) | zero3 (+ parameters, gathered per decoder layer); offloads: none | cpu.
+  std::string sharding = "none";
+  std::string offload_optimizer = "none";
+  std::string offload_params = "none";  // zero3 only
+  std::string deepspeed;  // a DeepSpeed JSON config (LLaMA-Factory's `deepspeed:`), mapped onto the three above
 
   nlohmann::json to_json() const;
   std::string to_yaml() const;

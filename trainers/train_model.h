@@ -21,6 +21,7 @@ class LlamaTrainModel : public CausalLM {
   std::vector<std::pair<std::string, torch::Tensor>> named_parameters() override;
   void train(bool on) override { model_->train(on); }
   void set_gradient_checkpointing(bool on) override { model_->set_gradient_checkpointing(on); }
+  void set_layer_hooks(std::shared_ptr<LayerParamHooks> hooks) override { model_->set_layer_hooks(std::move(hooks)); }
   void to(torch::Device device) override { model_->to(device); }
   // save_pretrained into `dir` (other files in `dir` are kept), weights in save_dtype.
   void save(const std::string& dir) override;

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "core/atomic_file.h"
@@ -23,6 +24,9 @@
 #include "trainers/mfu.h"
 #include "trainers/sampler.h"
 #include "trainers/schedule.h"
+#include "trainers/parallel/runtime_info.h"
+#include "trainers/parallel/zero_shards.h"
+#include "trainers/zero_adamw.h"
 
 namespace fs = std::filesystem;
 
@@ -75,6 +79,33 @@ bool decays(const std::string& name) {
   return !(name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0) && name.find("norm") == std::string::npos;
 }
 
+// The model's decoder-layer hooks, for zero3: gather a layer's parameters before its use, free
+// them after, and hand its gradients to their owners as soon as its backward is done.
+class ZeroLayerHooks : public LayerParamHooks {
+ public:
+  explicit ZeroLayerHooks(ZeroShards& z) : z_(z) {}
+  void before(int layer) override {
+    peak_between_layers_ = std::max(peak_between_layers_, z_.bytes().params);
+    z_.gather(z_.unit_of_layer(layer));
+  }
+  void after(int layer) override { z_.release(z_.unit_of_layer(layer)); }
+  void after_backward(int layer) override { z_.reduce_gradients(z_.unit_of_layer(layer)); }
+  int64_t peak_between_layers() const { return peak_between_layers_; }
+
+ private:
+  ZeroShards& z_;
+  int64_t peak_between_layers_ = 0;
+};
+
+// Bytes of the tensors' storage (each storage once).
+int64_t storage_bytes(const std::vector<torch::Tensor>& ts) {
+  std::set<const void*> seen;
+  int64_t b = 0;
+  for (const auto& t : ts)
+    if (t.defined() && t.numel() > 0 && seen.insert(t.storage().data()).second) b += static_cast<int64_t>(t.storage().nbytes());
+  return b;
+}
+
 struct EvalResult {
   double loss = 0.0;
   double runtime = 0.0;
@@ -113,12 +144,58 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
   const bool autocast = cfg.bf16 && device.is_cuda();
   if (cfg.bf16 && !device.is_cuda() && main_rank)
     fmt::print(stderr, "packbench: bf16 requested but training runs on CPU: using fp32\n");
-  model.set_gradient_checkpointing(cfg.gradient_checkpointing);
+  const ZeroStage stage = parse_zero_stage(cfg.sharding, "sharding");
+  bool checkpointing = cfg.gradient_checkpointing;
+  if (stage == ZeroStage::kThree && !checkpointing) {
+    // Each decoder layer's parameters are freed after its forward, so its backward recomputes it.
+    checkpointing = true;
+    if (main_rank) fmt::print(stderr, "packbench: sharding zero3 recomputes each layer in backward (gradient checkpointing on)\n");
+  }
+  model.set_gradient_checkpointing(checkpointing);
   model.train(true);
   {
     torch::NoGradGuard ng;
     dist.broadcast(param_list);  // every rank starts from rank 0's weights
   }
+  // Sharded data parallelism: this rank keeps its shards; AdamW runs on them.
+  std::unique_ptr<ZeroShards> zero;
+  std::unique_ptr<ZeroAdamW> zero_opt;
+  std::shared_ptr<ZeroLayerHooks> zero_hooks;
+  if (stage != ZeroStage::kNone) {
+    ZeroOptions zo;
+    zo.stage = stage;
+    zo.offload_optimizer = cfg.offload_optimizer == "cpu";
+    zo.offload_params = cfg.offload_params == "cpu";
+    zero = std::make_unique<ZeroShards>(params, dist, zo);
+    std::vector<bool> decay_flags;
+    for (auto& [name, p] : params) decay_flags.push_back(decays(name));
+    ZeroAdamWOptions ao;
+    ao.beta1 = cfg.adam_beta1;
+    ao.beta2 = cfg.adam_beta2;
+    ao.eps = cfg.adam_epsilon;
+    ao.weight_decay = cfg.weight_decay;
+    zero_opt = std::make_unique<ZeroAdamW>(*zero, ao, decay_flags);
+    // zero3 gathers and frees each layer around its use; zero2 (and zero3) reduce a layer's
+    // gradients as soon as its recomputed backward is done (with gradient checkpointing).
+    if (stage == ZeroStage::kThree || (stage == ZeroStage::kTwo && checkpointing)) {
+      zero_hooks = std::make_shared<ZeroLayerHooks>(*zero);
+      model.set_layer_hooks(zero_hooks);
+    }
+    // The autocast cache would keep a bf16 copy of every gathered weight alive after its release.
+    if (stage == ZeroStage::kThree && autocast) at::autocast::set_autocast_cache_enabled(false);
+  }
+  // zero3: the embedding and the head stay gathered while a micro-batch (or an evaluation) runs.
+  auto gather_outer = [&] {
+    if (!zero || stage != ZeroStage::kThree) return;
+    zero->gather(zero->embed_unit());
+    if (zero->head_unit() >= 0) zero->gather(zero->head_unit());
+  };
+  auto release_outer = [&] {
+    if (!zero || stage != ZeroStage::kThree) return;
+    zero->release(zero->embed_unit());
+    if (zero->head_unit() >= 0) zero->release(zero->head_unit());
+  };
+  int64_t peak_grad_bytes = 0;
 
   // Optimizer: AdamW with two groups (decay / no decay).
   std::vector<torch::Tensor> decay, no_decay;
@@ -170,7 +247,8 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
       throw Error(fmt::format("resume_from_checkpoint: {} is not a checkpoint (no trainer_state.json)", resume_dir));
   }
   if (!resume_dir.empty()) {
-    nlohmann::json st = load_checkpoint(resume_dir, model, optimizer);
+    nlohmann::json st = zero ? load_sharded_checkpoint(resume_dir, *zero, *zero_opt, dist)
+                             : load_checkpoint(resume_dir, model, optimizer);
     const auto& pb = st.at("packbench");
     if (pb.at("train_rows").get<int64_t>() != n_train || pb.at("world_size").get<int>() != world ||
         pb.at("total_steps").get<int64_t>() != total_steps)
@@ -243,6 +321,7 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
     torch::NoGradGuard ng;
     model.train(false);
     double ce = 0, tokens = 0, weighted_means = 0, rows = 0;
+    gather_outer();
     const int64_t n_eval = static_cast<int64_t>(data.eval_rows.size());
     std::vector<const data::Row*> batch_rows;
     auto flush = [&] {
@@ -262,11 +341,30 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
       rows += double(batch_rows.size());
       batch_rows.clear();
     };
+    int64_t batches_run = 0;
     for (int64_t i = rank; i < n_eval; i += world) {
       batch_rows.push_back(&data.eval_rows[i]);
-      if (static_cast<int>(batch_rows.size()) == cfg.per_device_eval_batch_size) flush();
+      if (static_cast<int>(batch_rows.size()) == cfg.per_device_eval_batch_size) {
+        flush();
+        ++batches_run;
+      }
     }
+    if (!batch_rows.empty()) ++batches_run;
     flush();
+    if (zero && stage == ZeroStage::kThree) {
+      // zero3 gathers each layer with the other ranks: every rank runs as many forward passes as
+      // rank 0 (which has the most rows); the extra ones are discarded.
+      const int64_t most = (((n_eval + world - 1) / world) + cfg.per_device_eval_batch_size - 1) /
+                           cfg.per_device_eval_batch_size;
+      for (; batches_run < most; ++batches_run) {
+        std::vector<const data::Row*> one{&data.eval_rows[0]};
+        Batch b = collate(one, layout, 8, data.pad_id);
+        for (auto* t : {&b.input_ids, &b.targets, &b.position_ids, &b.attention_mask, &b.segment_ids}) *t = t->to(device);
+        Autocast ac(autocast);
+        (void)model.loss_sum(b);
+      }
+    }
+    release_outer();
     auto sums = dist.all_reduce_sum({ce, tokens, weighted_means, rows});
     model.train(true);
     r.rows = static_cast<int64_t>(sums[3]);
@@ -293,6 +391,7 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
     const size_t first = short_epoch ? 0 : static_cast<size_t>(step_in_epoch * GA);
     const size_t last = short_epoch ? mbs.size() : first + GA;
 
+    if (zero && stage == ZeroStage::kOne) zero->begin_gradient_round();
     // Trainable targets of the whole global batch, for the global normalisation.
     double local_counts[4] = {0, 0, 0, 0};  // trainable, real, padded, rows
     std::vector<Batch> batches;
@@ -315,8 +414,12 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
     for (auto& b : batches) {
       for (auto* t : {&b.input_ids, &b.targets, &b.position_ids, &b.attention_mask, &b.segment_ids}) *t = t->to(device);
       const double scale = micro_loss_scale(norm, b.trainable_tokens, global_trainable, GA, world);
-      if (scale == 0.0) continue;
+      // A micro-batch without a trained token adds nothing; sharded ranks still run it, since
+      // every rank takes part in each gather and reduction.
+      if (scale == 0.0 && !zero) continue;
+      if (zero && stage != ZeroStage::kOne) zero->begin_gradient_round();
       torch::Tensor loss_sum;
+      gather_outer();
       {
         Autocast ac(autocast);
         loss_sum = model.loss_sum(b);
@@ -324,14 +427,28 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
       auto loss = loss_sum * scale;
       loss.backward();
       step_loss_local += loss.item<double>();
+      loss = torch::Tensor();
+      loss_sum = torch::Tensor();
+      if (zero) {
+        peak_grad_bytes = std::max(peak_grad_bytes, zero->bytes().grads);
+        // zero2/3: each unit's gradients go to their owners after every micro-batch (zero3's
+        // decoder layers already went during the backward pass).
+        if (stage != ZeroStage::kOne) zero->reduce_remaining_gradients();
+      }
+      release_outer();
     }
     // Gradients: summed across ranks (the loss scale already divides by what it must).
     std::vector<torch::Tensor> grads;
-    for (auto& p : param_list) {
-      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-      grads.push_back(p.grad());
+    if (zero) {
+      zero->reduce_remaining_gradients();  // zero1: the whole step's gradients, once
+    } else {
+      for (auto& p : param_list) {
+        if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+        grads.push_back(p.grad());
+      }
+      peak_grad_bytes = std::max(peak_grad_bytes, storage_bytes(grads));
+      dist.all_reduce_sum(grads, bucket_bytes);
     }
-    dist.all_reduce_sum(grads, bucket_bytes);
     const double step_loss = dist.all_reduce_sum({step_loss_local})[0];
     if (!std::isfinite(step_loss)) {
       const std::string latest = main_rank ? latest_checkpoint(cfg.output_dir) : std::string();
@@ -341,7 +458,9 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
     const double lr = cfg.learning_rate * lr_multiplier(cfg.lr_scheduler_type, global_step, warmup, total_steps);
     for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
     double grad_norm = 0.0;
-    if (fused_optimizer) {
+    if (zero) {
+      grad_norm = zero_opt->step(lr, cfg.max_grad_norm);
+    } else if (fused_optimizer) {
       // Norm, clipping scale, AdamW and zeroing in two passes over the gradients.
       grad_norm = grad_global_norm(param_list);
       const double clip = cfg.max_grad_norm > 0 ? cfg.max_grad_norm / (grad_norm + 1e-6) : 1.0;
@@ -400,9 +519,14 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
       out.eval_losses.emplace_back(global_step, r.loss);
     }
     if (cfg.save_steps > 0 && global_step % cfg.save_steps == 0 && !last_step && hooks.write_outputs) {
-      if (main_rank)
-        save_checkpoint(cfg.output_dir, global_step, model, optimizer, state_json(epoch_f), cfg.save_total_limit);
-      dist.barrier();
+      if (zero) {
+        save_sharded_checkpoint(cfg.output_dir, global_step, model, *zero, *zero_opt, dist, state_json(epoch_f),
+                                cfg.save_total_limit);
+      } else {
+        if (main_rank)
+          save_checkpoint(cfg.output_dir, global_step, model, optimizer, state_json(epoch_f), cfg.save_total_limit);
+        dist.barrier();
+      }
     }
     if (hooks.after_step) hooks.after_step(global_step);
   }
@@ -432,6 +556,43 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
   results["train_rows_seen"] = rows_seen;
   results["padding_fraction"] = padded_tokens > 0 ? (padded_tokens - real_tokens) / padded_tokens : 0.0;
   results["model_flops"] = model_flops;
+  {
+    // Memory per rank: bytes held for parameters, gradients and optimizer state (measured from the
+    // tensors: at their peak within a step for gradients, between layers for zero3's parameters),
+    // and the process's peak (CUDA max allocated, or the resident set on CPU).
+    double mine[4] = {0, 0, 0, 0};
+    if (zero) {
+      const ZeroBytes zb = zero->bytes();
+      mine[0] = double(zero_hooks ? std::max(zero_hooks->peak_between_layers(), zb.params) : zb.params);
+      mine[2] = double(zb.master + zero_opt->moment_bytes());
+    } else {
+      mine[0] = double(storage_bytes(param_list));
+      std::vector<torch::Tensor> st;
+      for (auto& kv : optimizer.state()) {
+        auto& s = static_cast<torch::optim::AdamWParamState&>(*kv.second);
+        st.push_back(s.exp_avg());
+        st.push_back(s.exp_avg_sq());
+      }
+      mine[2] = double(storage_bytes(st));
+    }
+    mine[1] = double(peak_grad_bytes);
+    mine[3] = double(peak_memory_bytes(device));
+    std::vector<double> slots(static_cast<size_t>(4 * world), 0.0);
+    for (int k = 0; k < 4; ++k) slots[static_cast<size_t>(4 * rank + k)] = mine[k];
+    slots = dist.all_reduce_sum(slots);
+    nlohmann::json per[4] = {nlohmann::json::array(), nlohmann::json::array(), nlohmann::json::array(),
+                             nlohmann::json::array()};
+    for (int r = 0; r < world; ++r)
+      for (int k = 0; k < 4; ++k) per[k].push_back(static_cast<int64_t>(slots[static_cast<size_t>(4 * r + k)]));
+    results["sharding"] = cfg.sharding;
+    results["offload_optimizer"] = cfg.offload_optimizer;
+    results["offload_params"] = cfg.offload_params;
+    results["param_bytes_per_rank"] = per[0];
+    results["grad_bytes_per_rank"] = per[1];
+    results["optimizer_state_bytes_per_rank"] = per[2];
+    results["peak_memory_bytes_per_rank"] = per[3];
+    results["peak_memory_kind"] = device.is_cuda() ? "cuda_max_allocated" : "max_rss";
+  }
   if (device.is_cpu()) {
     results["blas_kernels"] = blas_kernels_description();
     results["intra_op_threads"] = at::get_num_threads();
@@ -465,8 +626,14 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
                             {"train_steps_per_second", results["train_steps_per_second"]}};
   log_history.push_back(summary);
   out.train_results = results;
+  if (zero && hooks.write_outputs && cfg.save_final_model) {
+    // The consolidated model: every rank takes part in gathering it, rank 0 writes it.
+    zero->begin_consolidated();
+    if (main_rank) model.save(cfg.output_dir);
+    zero->end_consolidated();
+  }
   if (main_rank && hooks.write_outputs) {
-    if (cfg.save_final_model) model.save(cfg.output_dir);
+    if (cfg.save_final_model && !zero) model.save(cfg.output_dir);
     write_file_atomic(cfg.output_dir + "/trainer_state.json", state_json(epoch_f).dump(2) + "\n");
     write_file_atomic(cfg.output_dir + "/train_results.json", results.dump(4) + "\n");
     write_file_atomic(cfg.output_dir + "/all_results.json", results.dump(4) + "\n");

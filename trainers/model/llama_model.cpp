@@ -2,6 +2,7 @@
 // attention per row layout (padding / cross / block), SwiGLU MLP, tied or untied head, KV cache.
 #include "trainers/model/llama_model.h"
 
+#include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
 #include <cmath>
@@ -248,8 +249,39 @@ class DecoderLayerImpl : public torch::nn::Module {
 // ---------------------------------------------------------------------------------------------
 // Activation checkpointing: run a layer without keeping its graph, recompute it in backward.
 
+// Whether CUDA autocast (bf16 mixed precision) is on, in both LibTorch generations' spelling.
+bool cuda_autocast_enabled() {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  return at::autocast::is_autocast_enabled(at::kCUDA);
+#else
+  return at::autocast::is_enabled();
+#endif
+}
+
+// Sets CUDA autocast to `on` for its lifetime (bf16), restoring the previous state after.
+class AutocastState {
+ public:
+  explicit AutocastState(bool on) : was_(cuda_autocast_enabled()) { set(on); }
+  ~AutocastState() { set(was_); }
+
+ private:
+  static void set(bool on) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(at::kCUDA, on);
+    if (on) at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+#else
+    at::autocast::set_enabled(on);
+    if (on) at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+#endif
+  }
+  bool was_;
+};
+
 struct LayerClosure : torch::CustomClassHolder {
   std::function<Tensor(const Tensor&)> fn;
+  bool autocast = false;  // the forward ran under CUDA autocast: so does the recompute
+  std::shared_ptr<LayerParamHooks> hooks;  // may be null
+  int layer = 0;
 };
 
 class CheckpointFunction : public torch::autograd::Function<CheckpointFunction> {
@@ -257,20 +289,32 @@ class CheckpointFunction : public torch::autograd::Function<CheckpointFunction> 
   static Tensor forward(torch::autograd::AutogradContext* ctx, Tensor x, c10::intrusive_ptr<LayerClosure> closure) {
     ctx->saved_data["closure"] = c10::IValue::make_capsule(closure);
     ctx->save_for_backward({x});
+    closure->autocast = cuda_autocast_enabled();
     torch::NoGradGuard no_grad;
-    return closure->fn(x);
+    if (closure->hooks) closure->hooks->before(closure->layer);
+    Tensor y = closure->fn(x);
+    if (closure->hooks) closure->hooks->after(closure->layer);
+    return y;
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     Tensor x = ctx->get_saved_variables()[0].detach().requires_grad_(true);
     auto closure = c10::static_intrusive_pointer_cast<LayerClosure>(ctx->saved_data["closure"].toCapsule());
     Tensor y;
+    if (closure->hooks) closure->hooks->before(closure->layer);
     {
       torch::AutoGradMode enable(true);
+      AutocastState ac(closure->autocast);  // the backward pass runs outside the caller's autocast
       y = closure->fn(x);
     }
     torch::autograd::backward({y}, {grads[0]});  // accumulates the layer's parameter gradients
-    return {x.grad(), Tensor()};
+    y = Tensor();
+    Tensor gx = x.grad();
+    if (closure->hooks) {
+      closure->hooks->after_backward(closure->layer);
+      closure->hooks->after(closure->layer);
+    }
+    return {gx, Tensor()};
   }
 };
 
@@ -440,14 +484,21 @@ torch::Tensor LlamaForCausalLMImpl::forward_hidden(const torch::Tensor& input_id
 
   Tensor h = model_->embed_tokens->forward(ids);
   const bool checkpoint = gradient_checkpointing_ && !cache && torch::GradMode::is_enabled() && is_training();
-  for (auto& layer : model_->layer_ptrs) {
+  if (layer_hooks_ && torch::GradMode::is_enabled() && !checkpoint)
+    throw Error(std::string(where) + ": layer hooks (sharded parameters) need gradient checkpointing when training");
+  for (size_t i = 0; i < model_->layer_ptrs.size(); ++i) {
+    auto& layer = model_->layer_ptrs[i];
     if (checkpoint) {
       auto closure = c10::make_intrusive<LayerClosure>();
       closure->fn = [layer, in](const Tensor& x) { return layer->forward(x, in); };
+      closure->hooks = layer_hooks_;
+      closure->layer = static_cast<int>(i);
       Tensor x = h.requires_grad() ? h : h.detach().requires_grad_(true);
       h = CheckpointFunction::apply(x, closure);
     } else {
+      if (layer_hooks_) layer_hooks_->before(static_cast<int>(i));
       h = layer->forward(h, in);
+      if (layer_hooks_) layer_hooks_->after(static_cast<int>(i));
     }
   }
   if (cache) cache->length += T;

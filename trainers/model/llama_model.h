@@ -53,6 +53,18 @@ struct KVCache {
 // computed in float32 in the same order of operations as Hugging Face.
 torch::Tensor rope_inv_freq(const LlamaConfig& config);
 
+// Called around each decoder layer's use of its parameters (sharded training gathers them before
+// and frees them after). With gradient checkpointing, a layer is used twice: in the forward pass
+// and again when the backward pass recomputes it; after_backward(i) follows the recompute's
+// backward, when layer i's parameter gradients are complete.
+class LayerParamHooks {
+ public:
+  virtual ~LayerParamHooks() = default;
+  virtual void before(int layer) = 0;
+  virtual void after(int layer) = 0;
+  virtual void after_backward(int layer) = 0;
+};
+
 class LlamaForCausalLMImpl : public torch::nn::Module {
  public:
   // Parameters are created float32 on the CPU and initialised with init_weights(0).
@@ -83,10 +95,14 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
   // Recompute each decoder layer in the backward pass instead of keeping its activations.
   void set_gradient_checkpointing(bool on) { gradient_checkpointing_ = on; }
   bool gradient_checkpointing() const { return gradient_checkpointing_; }
+  // Hooks around each decoder layer (null: none). While they are set, a training forward with
+  // gradients needs gradient checkpointing (a layer's parameters may be freed after its use).
+  void set_layer_hooks(std::shared_ptr<LayerParamHooks> hooks) { layer_hooks_ = std::move(hooks); }
 
  private:
   LlamaConfig config_;
   bool gradient_checkpointing_ = false;
+  std::shared_ptr<LayerParamHooks> layer_hooks_;
   std::shared_ptr<LlamaModelImpl> model_;       // "model.*"
   std::shared_ptr<torch::nn::Module> lm_head_;  // "lm_head.*" (null when tied)
   torch::Tensor inv_freq_;                       // rope_inv_freq(config_) on the model's device

@@ -184,6 +184,53 @@ std::vector<double> Distributed::all_reduce_sum(std::vector<double> values) {
   return values;
 }
 
+void Distributed::reduce_scatter_sum(const torch::Tensor& flat, torch::Tensor& out) {
+  const int64_t n = out.numel();
+  if (flat.numel() != n * env_.world_size)
+    throw Error(fmt::format("reduce-scatter: {} elements for {} ranks of {}", flat.numel(), env_.world_size, n));
+  if (!grouped_) {
+    out.copy_(flat.view_as(out));
+    return;
+  }
+#if PACKBENCH_HAVE_C10D
+  run("gradient reduce-scatter", [&] {
+    if (device_.is_cuda()) {
+      torch::Tensor in = flat.contiguous();
+      impl_->pg->_reduce_scatter_base(out, in)->wait();
+      return;
+    }
+    // Gloo has no reduce-scatter in every LibTorch this builds with: a sum of the whole buffer,
+    // of which this rank keeps its part (twice the traffic of a reduce-scatter, the same result).
+    std::vector<torch::Tensor> one{flat.contiguous().clone()};
+    impl_->pg->allreduce(one)->wait();
+    out.copy_(one[0].narrow(0, n * env_.rank, n).view_as(out));
+  });
+#endif
+}
+
+void Distributed::all_gather(const torch::Tensor& part, torch::Tensor& flat) {
+  const int64_t n = part.numel();
+  if (flat.numel() != n * env_.world_size)
+    throw Error(fmt::format("all-gather: {} elements for {} ranks of {}", flat.numel(), env_.world_size, n));
+  if (!grouped_) {
+    flat.copy_(part.reshape({-1}));
+    return;
+  }
+#if PACKBENCH_HAVE_C10D
+  run("parameter all-gather", [&] {
+    torch::Tensor in = part.reshape({-1}).contiguous();
+    if (device_.is_cuda()) {
+      impl_->pg->_allgather_base(flat, in)->wait();
+      return;
+    }
+    std::vector<std::vector<torch::Tensor>> outputs(1);
+    for (int r = 0; r < env_.world_size; ++r) outputs[0].push_back(flat.narrow(0, n * r, n));
+    std::vector<torch::Tensor> inputs{in};
+    impl_->pg->allgather(outputs, inputs)->wait();
+  });
+#endif
+}
+
 void Distributed::broadcast(const std::vector<torch::Tensor>& tensors) {
   if (!grouped_) return;
 #if PACKBENCH_HAVE_C10D

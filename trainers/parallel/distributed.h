@@ -46,6 +46,11 @@ class Distributed {
   void all_reduce_sum(const std::vector<torch::Tensor>& tensors, int64_t bucket_bytes);
   // Sums doubles across ranks.
   std::vector<double> all_reduce_sum(std::vector<double> values);
+  // Sums `flat` (world_size x n elements) across ranks; this rank's n-element part of the sum lands
+  // in `out`. One process: out = flat.
+  void reduce_scatter_sum(const torch::Tensor& flat, torch::Tensor& out);
+  // Every rank's `part` (n elements) into `flat` (world_size x n), rank r's at [r n, (r+1) n).
+  void all_gather(const torch::Tensor& part, torch::Tensor& flat);
   // Copies rank 0's tensors to every rank.
   void broadcast(const std::vector<torch::Tensor>& tensors);
   void barrier();

@@ -5,11 +5,14 @@
 
 #include <ATen/Parallel.h>
 
+#include <sys/resource.h>
+
 #include <string>
 
 #include "trainers/parallel/blas_kernels.h"
 
 #if PACKBENCH_HAVE_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <cuda_runtime_api.h>
@@ -77,6 +80,18 @@ nlohmann::json torch_runtime_info() {
   j["openmp"] = at::hasOpenMP();
   j["threads"] = at::get_num_threads();
   return j;
+}
+
+int64_t peak_memory_bytes(const torch::Device& device) {
+#if PACKBENCH_HAVE_CUDA
+  if (device.is_cuda()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+    return stats.allocated_bytes[0].peak;  // [0]: the aggregate over both pools
+  }
+#endif
+  struct rusage u {};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<int64_t>(u.ru_maxrss) * 1024;  // Linux reports kilobytes
 }
 
 }  // namespace packbench::train
