@@ -105,6 +105,10 @@ std::string replace_all(std::string text, const std::string& from, const std::st
 
 bool is_blank(const std::string& text) { return py_strip(text).empty(); }
 
+std::string strip(const std::string& text) { return py_strip(text); }
+
+std::string clear_output(const std::string& text) { return py_strip(replace_all(text, "<|endoftext|>", " ")); }
+
 std::string fill_score_prompt(const std::string& tmpl, const Task& task, const std::string& model_output,
                               int max_words) {
   std::string p = tmpl;

@@ -39,6 +39,10 @@ std::string shorten(const std::string& text, int k);
 std::string replace_all(std::string text, const std::string& from, const std::string& to);
 // Python's str.strip() == "" (ASCII and Unicode whitespace).
 bool is_blank(const std::string& text);
+// Python's str.strip().
+std::string strip(const std::string& text);
+// The official clear_output() of a generated answer: "<|endoftext|>" becomes a space, then strip().
+std::string clear_output(const std::string& text);
 
 // The judge prompt: {$history}, {$user_query}, {$model_output}, {$checklist} replaced in that
 // order, each with replace_all, as the official score mode does.

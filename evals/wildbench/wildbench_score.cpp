@@ -192,11 +192,13 @@ json Summary::to_json() const {
   for (const auto& [name, gs] : groups) g[name] = {{"wb_score", gs.wb_score}, {"mean_score", gs.mean}, {"n", gs.n}};
   json ex = json::object();
   for (const auto& [why, n] : excluded) ex[why] = {{"count", n}, {"session_ids", excluded_sessions.at(why)}};
-  return {{"wb_score", wb_score},
-          {"wb_score_stderr", wb_score_stderr},
+  // Nothing scored: no score at all (null), rather than a number that looks like one.
+  auto num = [this](double v) { return scored > 0 ? json(v) : json(nullptr); };
+  return {{"wb_score", num(wb_score)},
+          {"wb_score_stderr", scored > 1 ? json(wb_score_stderr) : json(nullptr)},
           {"wb_score_task_macro", groups.empty() ? json(nullptr) : json(wb_score_task_macro)},
-          {"mean_score", mean_score},
-          {"mean_score_stderr", mean_score_stderr},
+          {"mean_score", num(mean_score)},
+          {"mean_score_stderr", scored > 1 ? json(mean_score_stderr) : json(nullptr)},
           {"groups", g},
           {"avg_len", avg_len},
           {"counts", {{"records", records}, {"scored", scored}, {"unparsable", excluded.count(kUnparsable) ? excluded.at(kUnparsable) : 0}}},
