@@ -90,7 +90,7 @@ json summarize_judge_file(const std::string& judge_file, const std::string& data
 json run_wildbench(const WildBenchRunOptions& o) {
   if (o.out.empty()) throw Error("wildbench: an output folder is needed (--out)");
   if (o.judge.url.empty()) throw Error("wildbench: no judge endpoint (--judge-url)");
-  auto tasks = wb::load_tasks(o.data);
+  auto tasks = wb::load_tasks(wb::resolve_data_path(o.data));
   if (o.limit >= 0 && static_cast<size_t>(o.limit) < tasks.size()) tasks.resize(static_cast<size_t>(o.limit));
   const auto tags = wb::groups_by_session(tasks);
   const std::string tmpl = wb::load_score_template(o.template_path);
@@ -99,7 +99,7 @@ json run_wildbench(const WildBenchRunOptions& o) {
 
   RemoteModel answerer(remote_options(o.answer, o));
   RemoteModel judge(remote_options(o.judge, o));
-  json config = {{"data", fs::absolute(o.data).string()},
+  json config = {{"data", fs::absolute(wb::resolve_data_path(o.data)).string()},
                  {"tasks", tasks.size()},
                  {"answer_url", answerer.base_url()},
                  {"answer_model", answerer.model()},

@@ -1,6 +1,7 @@
 // The WildBench v2 test set read from the Hugging Face dataset exported to JSON or JSON lines.
 #include "evals/wildbench/wildbench_data.h"
 
+#include <filesystem>
 #include <set>
 
 #include "datasets/error.h"
@@ -56,6 +57,16 @@ Task parse_task(const json& row, const std::string& where_in) {
   }
   t.raw = row;
   return t;
+}
+
+std::string resolve_data_path(const std::string& path) {
+  std::error_code ec;
+  if (path.empty() || path[0] == '/' || std::filesystem::exists(path, ec)) return path;
+#ifdef PACKBENCH_SOURCE_DIR
+  const std::string in_source = std::string(PACKBENCH_SOURCE_DIR) + "/" + path;
+  if (std::filesystem::exists(in_source, ec)) return in_source;
+#endif
+  return path;
 }
 
 std::vector<Task> load_tasks(const std::string& path) {

@@ -32,6 +32,10 @@ struct Task {
 // field; so is a session_id listed twice.
 std::vector<Task> load_tasks(const std::string& path);
 
+// A data path as given when it exists (or is absolute); else the same path under the source tree
+// (so the mini study's tests/fixtures/wildbench/mini_tasks.jsonl is found from any folder).
+std::string resolve_data_path(const std::string& path);
+
 // Parses one row; `where` names it in errors ("file.jsonl:3").
 Task parse_task(const nlohmann::json& row, const std::string& where);
 
