@@ -48,7 +48,8 @@ std::vector<int> parse_tables(const std::string& s) {
 std::vector<std::string> parse_stages(const std::string& s) {
   auto out = split_list(s);
   for (const auto& st : out) {
-    if (st != "data" && st != "train" && st != "eval") throw Error("--stages: '" + st + "' is not one of data, train, eval");
+    if (st != "data" && st != "train" && st != "eval" && st != "wildbench")
+      throw Error("--stages: '" + st + "' is not one of data, train, eval, wildbench");
   }
   return out;
 }
@@ -150,6 +151,9 @@ void add_study_commands(CLI::App& app) {
     std::vector<std::string> stages = {"data", "train"};
     for (int t : tables) {
       if (t == 1) stages = StudyRunner::stages_for_table(1);
+    }
+    for (int t : tables) {
+      if (t == 2) stages.push_back("wildbench");
     }
     if (!m_stages.empty()) stages = parse_stages(m_stages);
     StudyRunner runner = make_runner(m_args);

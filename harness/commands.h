@@ -12,6 +12,7 @@ void add_data_tokenize_command(CLI::App& data);  // cmd_data_tokenize.cpp: data 
 void add_score_command(CLI::App& app);   // cmd_score.cpp: score
 void add_study_commands(CLI::App& app);  // cmd_study.cpp: synth | cell | matrix | tables
 void add_env_command(CLI::App& app);     // cmd_env.cpp:   env
+void add_wildbench_commands(CLI::App& app);  // cmd_wildbench.cpp: wildbench run | score
 #ifdef PACKBENCH_HAVE_TORCH
 void add_model_commands(CLI::App& app);  // cmd_model_torch.cpp: model info | model logits
 void add_train_commands(CLI::App& app);  // cmd_train_torch.cpp: train | launch

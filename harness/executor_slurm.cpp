@@ -96,8 +96,8 @@ std::string slurm_script(const StudyRunner& runner, const Cell& cell, const std:
 
 std::string slurm_stage_script(const StudyRunner& runner, const Cell& cell, const std::string& stage,
                                const std::string& config_path, bool force) {
-  if (stage != "data" && stage != "train" && stage != "eval") {
-    throw Error("unknown stage '" + stage + "': choose data, train or eval");
+  if (stage != "data" && stage != "train" && stage != "eval" && stage != "wildbench") {
+    throw Error("unknown stage '" + stage + "': choose data, train, eval or wildbench");
   }
   const json slurm = runner.config().executor.value("slurm", json::object());
   const SlurmShape sh = shape_of(slurm, runner.config().source);
@@ -112,7 +112,7 @@ std::string slurm_stage_script(const StudyRunner& runner, const Cell& cell, cons
     if (sh.gpus_per_node > 0) s += fmt::format("#SBATCH --gpus-per-node={}\n", sh.gpus_per_node);
   } else {
     s += "#SBATCH --nodes=1\n#SBATCH --ntasks=1\n";
-    if (stage == "eval" && sh.gpus_per_node > 0) s += "#SBATCH --gpus-per-node=1\n";
+    if ((stage == "eval" || stage == "wildbench") && sh.gpus_per_node > 0) s += "#SBATCH --gpus-per-node=1\n";
   }
   s += common_sbatch_lines(slurm);
   s += fmt::format("#SBATCH --output={}/{}/logs/slurm-{}-%j.out\n", out, cell.id, stage);

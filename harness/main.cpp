@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   packbench::cli::add_score_command(app);
   packbench::cli::add_study_commands(app);
   packbench::cli::add_env_command(app);
+  packbench::cli::add_wildbench_commands(app);
 #ifdef PACKBENCH_HAVE_TORCH
   packbench::cli::add_model_commands(app);
   packbench::cli::add_train_commands(app);

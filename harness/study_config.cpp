@@ -56,6 +56,12 @@ eval:
   limit: 8
   batch_size: 8
   max_new_tokens: 48
+  # Table 2: each cell's model, served by packbench serve, answers 5 synthetic WildBench-format
+  # tasks and judges its own answers (the paper's judge is GPT-4): the pipeline is real, the
+  # scores mean nothing (a mini model's verdicts are mostly not JSON and are counted unparsable).
+  judge: {checkpoint: self, max_tokens: 128,
+          note: "mini study: the judge is the cell's own mini model, so these WildBench scores mean nothing"}
+  wildbench: {data: tests/fixtures/wildbench/mini_tasks.jsonl, max_new_tokens: 64, concurrency: 1}
 executor:
   type: local
 )";

@@ -16,6 +16,7 @@
 #include "harness/subprocess.h"
 #include "harness/synth_data.h"
 #include "harness/tokenizer_setup.h"
+#include "harness/wildbench_stage.h"
 #include "harness/yaml_json.h"
 #include "results/cell_record.h"
 #include "results/study_tables.h"
@@ -86,6 +87,7 @@ std::string StudyRunner::dataset_dir(const DatasetSpec& d) const {
 
 std::vector<std::string> StudyRunner::stages_for_table(int table) {
   if (table == 1) return {"data", "train", "eval"};
+  if (table == 2) return {"data", "train", "wildbench"};
   return {"data", "train"};
 }
 
@@ -183,7 +185,8 @@ bool StudyRunner::stage_done(const Cell& c, const std::string& stage) const {
   if (stage == "data") return fs::exists(d / "data_stats.json");
   if (stage == "train") return fs::exists(d / "train" / "train_results.json");
   if (stage == "eval") return fs::exists(d / "eval" / "results.json");
-  throw Error("unknown stage '" + stage + "': choose data, train or eval");
+  if (stage == "wildbench") return wildbench_stage_done(d.string());
+  throw Error("unknown stage '" + stage + "': choose data, train, eval or wildbench");
 }
 
 void StudyRunner::write_status(const Cell& c, const std::string& stage, double seconds) const {
@@ -274,6 +277,8 @@ void StudyRunner::run_cell(const Cell& c, const std::vector<std::string>& stages
       if (e.contains("data_root")) argv.insert(argv.end(), {"--data-root", e["data_root"].get<std::string>()});
       auto r = run_subprocess(argv, log);
       check_exit(r, "evaluating " + c.id, log);
+    } else if (stage == "wildbench") {
+      run_wildbench_stage(config_, c, dir.string(), train, log);
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!is_secondary_rank()) {

@@ -186,7 +186,28 @@ Table build_table2(const std::vector<CellRecord>& cells) {
     }
   }
   t.compute_deltas();
-  if (!any) {
+  // Why values are missing, and the caveats the WildBench runs carried (eval/wildbench/results.json).
+  std::vector<std::string> reasons, caveats;
+  int64_t judged = 0, unparsable = 0;
+  for (const CellRecord* c : order) {
+    auto w = c->evals.find("wildbench");
+    if (w == c->evals.end() || !w->is_object()) continue;
+    auto add = [](std::vector<std::string>& v, const nlohmann::json& s) {
+      if (s.is_string() && std::find(v.begin(), v.end(), s.get<std::string>()) == v.end()) v.push_back(s);
+    };
+    if (w->contains("skipped")) add(reasons, (*w)["skipped"]);
+    if (w->contains("note")) add(caveats, (*w)["note"]);
+    if (auto j = c->eval_metric("wildbench", {"judged,none"})) judged += static_cast<int64_t>(*j);
+    if (auto u = c->eval_metric("wildbench", {"unparsable,none"})) unparsable += static_cast<int64_t>(*u);
+  }
+  for (const auto& r : reasons) t.notes.push_back("WildBench n/a: " + r + ".");
+  for (const auto& n : caveats) t.notes.push_back("WildBench: " + n + ".");
+  if (unparsable > 0) {
+    t.notes.push_back(std::to_string(unparsable) + " of " + std::to_string(judged) +
+                      " WildBench verdicts were unparsable and are left out of the scores; a cell with no usable "
+                      "verdict shows '-'.");
+  }
+  if (!any && reasons.empty()) {
     t.notes.push_back(
         "WildBench scores need a judge model's verdicts (the paper used GPT-4); none were found in these "
         "cells (eval/wildbench/results.json with \"score,none\"), so every value is '-'.");

@@ -261,8 +261,13 @@ bool cuda_autocast_enabled() {
 // Sets CUDA autocast to `on` for its lifetime (bf16), restoring the previous state after.
 class AutocastState {
  public:
-  explicit AutocastState(bool on) : was_(cuda_autocast_enabled()) { set(on); }
-  ~AutocastState() { set(was_); }
+  explicit AutocastState(bool on) : was_(cuda_autocast_enabled()), on_(on) { set(on); }
+  ~AutocastState() {
+    set(was_);
+    // The bf16 weight copies this scope cached are not needed after it (the caller's own
+    // autocast scope, if any, clears its cache when it ends).
+    if (on_ && !was_) at::autocast::clear_cache();
+  }
 
  private:
   static void set(bool on) {
@@ -274,7 +279,7 @@ class AutocastState {
     if (on) at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
 #endif
   }
-  bool was_;
+  bool was_, on_;
 };
 
 struct LayerClosure : torch::CustomClassHolder {
