@@ -373,7 +373,8 @@ TEST(DeepSpeedEstimate, LargestLayerOfLlama3IsTheEmbedding) {
 
 // packbench's trainer against DeepSpeed's estimators (4 nodes x 8 GPUs, W = 32), exactly where
 // they differ. DeepSpeed keeps bf16 parameters (and, at ZeRO-1/2, bf16 gradients) beside fp32
-// master weights; packbench keeps float32 weights only and computes in bf16 through autocast.
+// master weights; packbench keeps float32 weights (at zero1/2 with a flat fp32 master copy of the
+// owned shard beside them) and computes in bf16 through autocast.
 // Equalities hold to within the shard padding (tolerance 1e-6 of the figure: at most W - 1
 // padding elements per unit).
 //   ZeRO-3 GPU model states: DeepSpeed 18P/W, packbench 16S (4 param shard = master, 4 gradient
