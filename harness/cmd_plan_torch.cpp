@@ -319,10 +319,11 @@ void run_plan(const PlanOptions& o) {
     text += fmt::format("\n{}: {} parameters, {}\n", m.name, with_commas(shape.num_parameters()), shape_source);
     text += fmt::format("  {} GPUs ({} node{} x {}), micro-batch {} x cutoff_len {} tokens, {}\n", world, nodes,
                         nodes == 1 ? "" : "s", per_node, micro, cutoff,
-                        bf16 ? "bf16 mixed precision (fp32 master weights)" : "fp32");
-    text += fmt::format("  configured: {} ({}); gradient checkpointing {} ({})\n", configured.describe(), configured_from,
-                        gc ? "on" : "off", gc_why);
-    text += "  GiB per GPU                     params  grads  optim   comm  act+ckpt logits    GPU  fits | no ckpt: act    GPU  fits | host/node  fits\n";
+                        bf16 ? "bf16 autocast over fp32 weights" : "fp32");
+    text += fmt::format("  configured: {} ({}); gradient checkpointing {} ({}){}\n", configured.describe(), configured_from,
+                        gc ? "on" : "off", gc_why,
+                        !gc && configured.sharding == "zero3" ? "; zero3 switches it on (planned with it on)" : "");
+    text += "  GiB per GPU                     params  grads  optim  trans  act+ckpt logits    GPU  fits | no ckpt: act    GPU  fits | host/node  fits\n";
     for (const auto& r : rows) {
       auto dev = [&](const MemoryPlan& p, const char* group) {
         int64_t s = 0;
@@ -342,16 +343,19 @@ void run_plan(const PlanOptions& o) {
       text += fmt::format(
           "  {:<29} {:>6} {:>6} {:>6} {:>6} {:>8} {:>6} {:>6}  {:<4} | {:>12} {:>6}  {:<4} | {:>9}  {}\n", label,
           gib(comp(r.with_gc, "params")), gib(comp(r.with_gc, "grads")), gib(comp(r.with_gc, "optimizer")),
-          gib(dev(r.with_gc, "communication")), gib(dev(r.with_gc, "activations")), gib(comp(r.with_gc, "logits_loss")),
+          gib(dev(r.with_gc, "transient")), gib(dev(r.with_gc, "activations")), gib(comp(r.with_gc, "logits_loss")),
           gib(r.with_gc.device_total), r.fit_gc.gpu_fits ? "yes" : "NO", gib(dev(r.without_gc, "activations")),
           gib(r.without_gc.device_total), r.fit_no_gc.gpu_fits ? "yes" : "NO",
           host ? gib(r.with_gc.host_per_node) : "-", host ? (r.fit_gc.cpu_fits ? "yes" : "NO") : "-");
     }
-    text += fmt::format("  => configured setting ({}, checkpointing {}): {}\n", configured.describe(), gc ? "on" : "off",
-                        conf_fits ? "fits" : "does NOT fit");
+    text += fmt::format("  => configured setting ({}, checkpointing {}): {}\n", configured.describe(),
+                        gc || configured.sharding == "zero3" ? "on" : "off", conf_fits ? "fits" : "does NOT fit");
   }
   text += "\n* = the configured setting. GPU = the sum of the components (an upper bound of the peak); fits = GPU plus\n"
-          "headroom within --gpu-memory, and host/node plus headroom within --cpu-memory. See docs/memory_plan.md.\n";
+          "headroom within --gpu-memory, and host/node plus headroom within --cpu-memory. trans = transient buffers\n"
+          "(gathered layers, unreduced and flattened gradients, all-reduce buckets, autocast's bf16 weight copies).\n"
+          "zero3 always recomputes each layer (packbench train switches checkpointing on), so its 'no ckpt' columns\n"
+          "are planned with checkpointing on. See docs/memory_plan.md.\n";
   if (o.json) {
     fmt::print("{}\n", doc.dump(2));
   } else {

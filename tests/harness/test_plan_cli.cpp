@@ -75,7 +75,14 @@ TEST(PlanCli, PaperSettingsFitAndUnshardedOnesDoNot) {
   const json& z3oo = row(m70, "zero3", "cpu", "cpu", true);
   EXPECT_TRUE(z3oo["gpu_fits"]);
   EXPECT_TRUE(z3oo["cpu_fits"]);
-  EXPECT_GT(z3oo["host_bytes_per_node"].get<int64_t>(), int64_t{100} << 30);  // 18 B/param x 70.6e9 / 4 nodes
+  // 16 B/param x 70.6e9 / 4 nodes = 262.8 GiB: param, gradient and moment shards of 8 ranks.
+  EXPECT_GT(z3oo["host_bytes_per_node"].get<int64_t>(), int64_t{262} << 30);
+  EXPECT_LT(z3oo["host_bytes_per_node"].get<int64_t>(), int64_t{263} << 30);
+  EXPECT_EQ(z3oo["model_states_device_bytes"], 0);
+  // zero3 recomputes every layer: its "without checkpointing" plan is the same plan.
+  EXPECT_TRUE(row(m70, "zero3", "cpu", "cpu", false)["gradient_checkpointing_forced"]);
+  EXPECT_EQ(row(m70, "zero3", "cpu", "cpu", false)["device_total_bytes"], z3oo["device_total_bytes"]);
+  EXPECT_FALSE(z3oo["gradient_checkpointing_forced"]);
   for (const char* z : {"none", "zero1", "zero2"}) {
     EXPECT_FALSE(row(m70, z, "none", "none", true)["fits"]) << z;
     EXPECT_FALSE(row(m70, z, "none", "none", false)["fits"]) << z;
@@ -89,7 +96,7 @@ TEST(PlanCli, PaperSettingsFitAndUnshardedOnesDoNot) {
 }
 
 TEST(PlanCli, SmallerLimitsChangeTheVerdicts) {
-  // 200 GiB of host memory per node cannot hold 8 ranks' offloaded 70B states (about 296 GiB).
+  // 200 GiB of host memory per node cannot hold 8 ranks' offloaded 70B states (about 263 GiB).
   json doc = plan_json("--config " + paper() + " --cpu-memory 200GiB");
   EXPECT_FALSE(model(doc, "LLaMA-3-70B")["configured_fits"]);
   EXPECT_FALSE(row(model(doc, "LLaMA-3-70B"), "zero3", "cpu", "cpu", true)["cpu_fits"]);
@@ -104,6 +111,7 @@ TEST(PlanCli, HumanTables) {
   ASSERT_EQ(run_command(packbench_bin() + " plan --config " + paper() + " 2>&1", &out), 0) << out;
   for (const char* s : {"LLaMA-3-8B: 8,030,261,248 parameters", "LLaMA-3-70B: 70,553,706,496 parameters",
                         "1 GB = 1 GiB", "32 GPUs (4 nodes x 8)", "micro-batch 2 x cutoff_len 4096",
+                        "bf16 autocast over fp32 weights", " trans ", "trans = transient buffers",
                         "deepspeed: deepspeed/ds_z3_offload_config.json", "* zero3 offload opt+params",
                         "=> configured setting (zero3, checkpointing on): fits",
                         "=> configured setting (zero3 + offload_optimizer=cpu + offload_params=cpu, checkpointing on): fits"}) {
@@ -141,6 +149,26 @@ TEST(PlanCli, BadInput) {
   EXPECT_EQ(m["world_size"], 4);
   EXPECT_EQ(m["configured"]["sharding"], "zero2");
   EXPECT_TRUE(row(m, "zero2", "none", "none", true)["fits"]);
+  // Checkpointing off in the config: zero3 switches it on, and the plan says so.
+  packbench::write_file_atomic(
+      dir + "/g.yaml",
+      "name: g\nmethods: [padding]\nmodels:\n  - {name: LLaMA-3-8B, path: /nonexistent/m, nproc: 8,\n"
+      "     train: {sharding: zero3, per_device_train_batch_size: 2, bf16: true, gradient_checkpointing: false}}\n"
+      "datasets:\n  - {name: d, dataset_dir: data}\n");
+  const json g = plan_json("--config " + dir + "/g.yaml")["models"][0];
+  EXPECT_EQ(g["gradient_checkpointing"], false);
+  const json& off = row(g, "zero3", "none", "none", false);
+  EXPECT_TRUE(off["gradient_checkpointing_forced"]);
+  EXPECT_TRUE(off["gradient_checkpointing_planned"]);
+  EXPECT_EQ(off["device_total_bytes"], row(g, "zero3", "none", "none", true)["device_total_bytes"]);
+  EXPECT_FALSE(row(g, "zero2", "none", "none", false)["gradient_checkpointing_planned"]);  // honoured below zero3
+  EXPECT_GT(row(g, "zero2", "none", "none", false)["device_total_bytes"].get<int64_t>(),
+            row(g, "zero2", "none", "none", true)["device_total_bytes"].get<int64_t>());
+  EXPECT_EQ(g["configured_fits"], off["fits"]);
+  ASSERT_EQ(run_command(packbench_bin() + " plan --config " + dir + "/g.yaml 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("gradient checkpointing off (gradient_checkpointing); zero3 switches it on"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("=> configured setting (zero3, checkpointing on)"), std::string::npos) << out;
   packbench::write_file_atomic(dir + "/ds.json", "{\"train_micro_batch_size_per_gpu\": 2}");
   packbench::write_file_atomic(
       dir + "/u.yaml",

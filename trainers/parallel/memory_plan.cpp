@@ -59,82 +59,104 @@ MemoryPlan plan_memory(const MemoryPlanInput& in) {
   const int64_t W = in.world_size;
   const int64_t H = m.hidden_size, V = m.vocab_size, I = m.intermediate_size, L = m.num_hidden_layers;
   const int64_t nh = m.num_attention_heads, nkv = m.num_key_value_heads, d = m.head_dim();
-  const int64_t a = in.bf16 ? 2 : 4;  // compute dtype bytes
   const std::string& z = in.sharding.sharding;
+  const bool zero = z != "none";
+  const bool z3 = z == "zero3";
+  const bool autocast = in.bf16 && in.device == "cuda";
+  const bool gloo = in.device == "cpu";
+  const int64_t a = autocast ? 2 : 4;  // compute dtype bytes
   const bool off_opt = in.sharding.offload_optimizer == "cpu";
   const bool off_par = in.sharding.offload_params == "cpu";
+  // zero3 keeps every shard of a rank in one place: host memory when either is offloaded.
+  const bool shards_on_host = off_opt || (z3 && off_par);
+  const bool gc = in.gradient_checkpointing || z3;
 
   MemoryPlan p;
   p.input = in;
+  p.autocast = autocast;
+  p.gradient_checkpointing = gc;
+  p.gradient_checkpointing_forced = gc && !in.gradient_checkpointing;
   p.total_params = m.num_parameters();
   const int64_t lp = layer_params(m);
   p.layer_unit_params = lp;
+  auto pad = [&](int64_t n) { return ceil_div(n, W) * W; };
   // Stored units: embedding, L layers, final norm (+ lm_head unless tied).
   const int64_t embed = V * H, head = H + (m.tie_word_embeddings ? 0 : V * H);
+  p.outer_unit_params = embed + head;
   p.shard_params = ceil_div(embed, W) + L * ceil_div(lp, W) + ceil_div(head, W);
-  // Gathered units: computing the head needs the lm_head weight, the embedding's when tied.
-  p.largest_unit_params = std::max({embed, lp, H + V * H});
-  const int64_t P = p.total_params, S = p.shard_params, U = p.largest_unit_params;
+  p.largest_unit_params = pad(std::max({embed, lp, head}));
+  const int64_t P = p.total_params, S = p.shard_params, U = p.largest_unit_params, E = p.outer_unit_params;
+  const int64_t layer_linear = lp - 2 * H;  // a layer's projections (its two RMSNorm weights are not cast)
+  if (autocast) p.cast_weight_params = z3 ? layer_linear + V * H : L * layer_linear + V * H;
 
   auto add = [&](const std::string& name, const std::string& group, int64_t dev, int64_t host, std::string f) {
     p.components.push_back({name, group, dev, host, std::move(f)});
   };
   const std::string A = std::to_string(a) + " B";
-  const std::string cdt = in.bf16 ? "bf16" : "fp32";
+  // A model state of `bytes`, on the device or (with " in host memory" in its formula) the host.
+  auto state = [&](const std::string& name, int64_t bytes, bool on_host, std::string f) {
+    if (on_host) f += ", in host memory";
+    add(name, "model_states", on_host ? 0 : bytes, on_host ? bytes : 0, f + ")");
+  };
 
-  // Model states.
-  if (z == "zero3") {
-    const std::string f = A + " x S (" + cdt + " param shard" + (off_par ? ", in host memory)" : ")");
-    add("params", "model_states", off_par ? 0 : a * S, off_par ? a * S : 0, f);
-  } else {
-    add("params", "model_states", a * P, 0, A + " x P (" + cdt + " params, full)");
-  }
-  if (z == "none" || z == "zero1") {
-    std::string f = A + " x P (" + cdt + " grads, full)";
-    int64_t host = 0;
-    if (off_opt) {
-      host = 4 * S;
-      f += " + host 4 B x S (fp32 copy of the owned gradient shard)";
+  // Model states (all float32).
+  if (z3) {
+    state("params", 4 * S, shards_on_host, "4 B x S (fp32 param shard, also the master weight");
+    state("grads", 4 * S, shards_on_host, "4 B x S (fp32 gradient shard");
+    state("optimizer", 8 * S, shards_on_host, "8 B x S (exp_avg 4 + exp_avg_sq 4 of the shard");
+  } else if (zero) {
+    add("params", "model_states", 4 * P, 0, "4 B x P (fp32 params, full)");
+    if (z == "zero1") {
+      std::string f = "4 B x P (fp32 grads, full, accumulated over the step) + 4 B x S (the owned shard of the sum";
+      if (off_opt) f += ", in host memory";
+      add("grads", "model_states", 4 * P + (off_opt ? 0 : 4 * S), off_opt ? 4 * S : 0, f + ")");
+    } else {
+      state("grads", 4 * S, off_opt, "4 B x S (fp32 gradient shard");
     }
-    add("grads", "model_states", a * P, host, f);
+    state("optimizer", 12 * S, off_opt, "12 B x S (fp32 master shard 4 + exp_avg 4 + exp_avg_sq 4");
   } else {
-    add("grads", "model_states", off_opt ? 0 : 4 * S, off_opt ? 4 * S : 0,
-        std::string("4 B x S (fp32 gradient shard") + (off_opt ? ", in host memory)" : ")"));
-  }
-  if (off_opt) {
-    add("optimizer", "model_states", 0, 12 * S,
-        "host 12 B x S (fp32 master shard 4 + exp_avg 4 + exp_avg_sq 4)");
-  } else {
-    const int64_t per = in.bf16 ? 12 : 8;
-    const int64_t n = z == "none" ? P : S;
-    add("optimizer", "model_states", per * n, 0,
-        std::to_string(per) + " B x " + (z == "none" ? "P" : "S") +
-            (in.bf16 ? " (fp32 master 4 + exp_avg 4 + exp_avg_sq 4)" : " (exp_avg 4 + exp_avg_sq 4; params are the master)"));
+    add("params", "model_states", 4 * P, 0, "4 B x P (fp32 params)");
+    add("grads", "model_states", 4 * P, 0, "4 B x P (fp32 grads)");
+    add("optimizer", "model_states", 8 * P, 0, "8 B x P (exp_avg 4 + exp_avg_sq 4)");
   }
   for (const auto& c : p.components) {
     p.model_states_device += c.device_bytes;
     p.model_states_host += c.host_bytes;
   }
 
-  // Communication buffers (transient, on the device).
-  if (z == "zero3") {
-    const int64_t k = in.device == "cuda" ? 2 : 1;
-    add("gathered_params", "communication", k * a * U, 0,
-        std::to_string(k) + " x " + A + " x U (" + (k == 2 ? "current + prefetched unit" : "one unit at a time") +
-            ", U = largest unit)");
+  // Transient buffers on the device.
+  if (z3) {
+    add("gathered_params", "transient", 4 * (pad(lp) + pad(embed) + pad(head)), 0,
+        "4 B x (pad(L_u) + pad(E)) (one gathered layer at a time + the embedding and head for the micro-batch)");
   }
-  if (z == "zero2" || z == "zero3") {
-    add("grad_reduce", "communication", a * U, 0, A + " x U (one unit's full gradient, reduce-scattered)");
+  if (z3 || (z == "zero2" && gc)) {
+    add("grad_unreduced", "transient", 4 * (lp + E), 0,
+        "4 B x (L_u + E) (one layer's full gradient at a time + the embedding's and head's)");
+  } else if (z == "zero2") {
+    add("grad_unreduced", "transient", 4 * P, 0, "4 B x P (the whole model's gradient until the backward ends)");
   }
-  if ((z == "none" || z == "zero1") && W > 1) {
+  if (zero) {
+    add("grad_reduce", "transient", (gloo ? 8 : 4) * U, 0,
+        gloo ? "2 x 4 B x U (one unit's flattened gradient + Gloo's all-reduce copy)"
+             : "4 B x U (one unit's flattened gradient, reduce-scattered)");
+  }
+  if (z == "zero1" || z == "zero2") {
+    add("param_allgather", "transient", 4 * U, 0, "4 B x U (one unit's updated parameters, all-gathered at the step)");
+  }
+  if (!zero && W > 1) {
     const int64_t bucket = in.ddp_bucket_size_mb << 20;
     if (in.ddp_all_buckets_in_flight) {
-      add("ddp_buckets", "communication", a * P, 0,
-          A + " x P (all " + std::to_string(in.ddp_bucket_size_mb) + " MB buckets in flight at once, as distributed.cpp does)");
+      add("ddp_buckets", "transient", 4 * P, 0,
+          "4 B x P (all " + std::to_string(in.ddp_bucket_size_mb) + " MB buckets in flight at once, as distributed.cpp does)");
     } else {
-      add("ddp_buckets", "communication", std::min(2 * bucket, a * P), 0,
+      add("ddp_buckets", "transient", std::min(2 * bucket, 4 * P), 0,
           "2 x " + std::to_string(in.ddp_bucket_size_mb) + " MB buckets");
     }
+  }
+  if (autocast) {
+    add("autocast_weights", "transient", 2 * p.cast_weight_params, 0,
+        z3 ? "2 B x (L_u - 2H + V x H) (bf16 copies of one gathered layer's projections and the lm_head; cache off)"
+           : "2 B x (L x (L_u - 2H) + V x H) (autocast cache: bf16 copies of every projection and the lm_head)");
   }
 
   // Activations.
@@ -154,10 +176,12 @@ MemoryPlan plan_memory(const MemoryPlanInput& in) {
   layer += N * H * a;                        // gate/up projections' input
   layer += 3 * N * I * a;                    // gate, up, silu(gate)*up
   p.layer_activation_bytes = layer;
-  if (in.gradient_checkpointing) {
+  if (gc) {
     add("activations_checkpoints", "activations", L * N * H * a, 0,
         "L x B x T x H x " + A + " (each layer's input hidden state)");
-    add("activations_layers", "activations", layer, 0, "one layer's saved activations, while it is recomputed");
+    add("activations_layers", "activations", layer, 0,
+        p.gradient_checkpointing_forced ? "one layer's saved activations, while it is recomputed (zero3 forces checkpointing on)"
+                                        : "one layer's saved activations, while it is recomputed");
   } else {
     add("activations_layers", "activations", L * layer, 0, "L x one layer's saved activations");
   }
@@ -202,13 +226,19 @@ nlohmann::json MemoryPlan::to_json() const {
           {"seq_len", input.seq_len},
           {"bf16", input.bf16},
           {"gradient_checkpointing", input.gradient_checkpointing},
+          {"gradient_checkpointing_planned", gradient_checkpointing},
+          {"gradient_checkpointing_forced", gradient_checkpointing_forced},
+          {"autocast", autocast},
           {"device", input.device},
           {"total_params", total_params},
           {"shard_params", shard_params},
           {"largest_unit_params", largest_unit_params},
+          {"layer_unit_params", layer_unit_params},
+          {"outer_unit_params", outer_unit_params},
           {"components", comps},
           {"device_total_bytes", device_total},
           {"model_states_device_bytes", model_states_device},
+          {"model_states_host_bytes", model_states_host},
           {"host_bytes_per_rank", host_total_per_rank},
           {"host_bytes_per_node", host_per_node}};
 }

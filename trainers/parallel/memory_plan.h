@@ -1,39 +1,59 @@
 // Per-rank memory of packbench's sharded trainer, by component, for a LLaMA shape and a ZeRO setting (no LibTorch).
 //
-// The trainer this describes (its design is fixed; trainers/parallel/ holds it):
+// What this describes is what packbench's trainer allocates (trainers/trainer.cpp,
+// trainers/parallel/zero_shards.{h,cpp}, trainers/zero_adamw.{h,cpp}; trainers/README.md,
+// "Sharded data parallelism (ZeRO)"), not DeepSpeed's design.
 //
 // Units. Each decoder layer is one unit (its parameters flattened into one flat buffer); the
 // embedding is a unit; the final norm + lm_head is a unit (with tied embeddings the lm_head is
-// the embedding, so that unit holds only the final norm, but computing the head gathers the
-// embedding too). A unit's flat buffer of N elements is split into W equal shards of ceil(N/W)
-// elements (zero padded); rank r owns shard r. S = sum over units of ceil(N/W) is a rank's shard.
-// P = LlamaConfig::num_parameters() (a tied head counted once).
+// the embedding, so that unit holds only the final norm). A unit's flat buffer of n elements is
+// split into W shards of ceil(n/W) elements (zero padded): its flat buffers (a gathered unit, a
+// flattened gradient) hold pad(n) = W x ceil(n/W) elements; rank r owns shard r.
+// P = LlamaConfig::num_parameters() (a tied head counted once); S = sum over units of ceil(n/W);
+// L_u = one decoder layer's parameters; E = the embedding (V*H) plus the head unit (H, plus V*H
+// unless tied); U = pad() of the largest unit.
 //
-// fp32 training (bf16 = false; packbench's CPU path): the parameters are the master weights.
-//   none:  params 4P, grads 4P, AdamW exp_avg + exp_avg_sq 8P, all on every rank.
-//   zero1: params 4P, grads 4P, moments 8S.
-//   zero2: params 4P, grads 4S (the owned shard) plus one unit's full gradient transiently.
-//   zero3: params 4S plus gathered full units transiently, grads as zero2, moments 8S.
-// bf16 mixed precision (bf16 = true; CUDA): bf16 compute params, fp32 master weights.
-//   none:  params 2P, grads 2P (bf16), optimizer fp32 master 4P + moments 8P.
-//   zero1: params 2P, grads 2P (bf16, full), optimizer 12S (master + moments of the owned shard).
-//   zero2: params 2P, grads 4S (fp32 owned shard) + one unit's bf16 gradient transiently, optimizer 12S.
-//   zero3: params 2S + gathered units, grads as zero2, optimizer 12S.
-// offload_optimizer=cpu: the fp32 master shard (4S, in fp32 training a copy of the owned parameter
-//   shard), the moments (8S) and the fp32 gradient shard (4S; at zero1 an fp32 copy of the owned
-//   part of the full gradient, which stays on the device) live in host memory; the step runs there.
-// offload_params=cpu (zero3 only): the parameter shard (2S bf16 or 4S fp32) lives in host memory
-//   between uses; the device keeps only the gathered units.
+// Precision. Weights, gradients and optimizer state are float32 on every device. bf16 = true
+// on CUDA is autocast: bf16 compute over the float32 weights (PyTorch AMP), not bf16 weights with
+// a master copy. On the CPU the trainer computes in fp32 whatever bf16 says.
 //
-// Transient buffers on the device ("communication"):
-//   zero3: gathered full units in the compute dtype: one at a time on the CPU device, the current
-//     and the prefetched next on CUDA (2 x the largest unit, an upper bound).
-//   zero2/zero3: one unit's full gradient in the compute dtype, reduce-scattered into the shard.
-//   none/zero1: the all-reduce's flat buckets. Distributed::all_reduce_sum (trainers/distributed.cpp)
+// Model states (per rank):
+//   none:  params 4P, grads 4P, optimizer 8P (AdamW exp_avg + exp_avg_sq).
+//   zero1: params 4P (full); grads 4P (full, accumulated over the step) + 4S (the owned shard of
+//          the sum); optimizer 12S (a flat fp32 master copy of the owned part 4S, beside the full
+//          parameters, + moments 8S).
+//   zero2: params 4P; grads 4S; optimizer 12S.
+//   zero3: params 4S (the shard is also the master weight); grads 4S; optimizer 8S (moments only).
+// offload_optimizer=cpu: zero1/zero2 keep the gradient shard (4S), the master shard and the
+//   moments (12S) in host memory (zero1's full gradient 4P stays on the device); the step runs there.
+// zero3 with offload_optimizer=cpu or offload_params=cpu (either; packbench keeps all of a rank's
+//   shards in one place): params 4S, grads 4S and moments 8S all in host memory; the device holds
+//   only the transients and the activations.
+//
+// Transients on the device ("transient" group):
+//   gathered_params (zero3): one gathered decoder layer at a time, 4 pad(L_u) (no prefetch, on
+//     CUDA either), plus the embedding and the head, gathered for the whole micro-batch, 4 pad(E).
+//   grad_unreduced: the model's full fp32 gradients before they are reduce-scattered.
+//     zero3, and zero2 with gradient checkpointing: one decoder layer's (4 L_u) at a time, plus
+//     the head's and the embedding's (4E), reduced at the end of each micro-batch.
+//     zero2 without checkpointing: the whole model's (4P) until the micro-batch's backward ends.
+//     (none/zero1: the full gradient is a model state.)
+//   grad_reduce (zero1/2/3): one unit's gradient flattened for the reduce-scatter, 4U; on the
+//     CPU (Gloo) the reduce-scatter is an all-reduce of a copy, another 4U.
+//   param_allgather (zero1/zero2): the all-gather of the updated shards at the step writes one
+//     unit's full flat buffer at a time, 4U.
+//   ddp_buckets (none, W > 1): Distributed::all_reduce_sum (trainers/parallel/distributed.cpp)
 //     concatenates every bucket of ddp_bucket_size_mb before waiting on any, so by default the
-//     buckets together hold a copy of the whole gradient; ddp_all_buckets_in_flight = false models
-//     a bounded implementation (two buckets: one being reduced, one being filled).
-//   The largest unit is the largest gathered unit: max(embedding V*H, one layer, final norm + V*H).
+//     buckets together hold a float32 copy of the whole gradient (4P); ddp_all_buckets_in_flight
+//     = false models a bounded implementation (two buckets: one being reduced, one being filled).
+//   autocast_weights (bf16 on CUDA): autocast casts the weights of the linear layers (every
+//     projection and the lm_head; the embedding lookup and the RMSNorm weights stay fp32) to bf16.
+//     none/zero1/zero2 keep the autocast cache: a bf16 copy of every linear weight,
+//     2 x (L x (L_u - 2H) + V*H), alive through the forward (and refilled by the recompute in
+//     backward). zero3 switches the cache off: one gathered layer's copy at a time
+//     (2 x (L_u - 2H)) plus the lm_head's (2 V*H), which its backward keeps.
+//   Not counted: shard-sized temporaries (the reduce-scatter's output, a shard's copy to or from
+//   host memory), each at most 4U/W.
 //
 // Activations per rank for a micro-batch of B rows of T tokens (N = B*T), compute dtype a bytes
 // (2 bf16, 4 fp32), hidden H, intermediate I, heads nh / kv heads nkv of head_dim d, vocab V,
@@ -49,7 +69,8 @@
 //   post-attention RMSNorm: its input, the residual sum (N*H*a), and its reciprocal RMS (4N);
 //   gate/up projections: their input, the normed residual (N*H*a);
 //   SwiGLU: the gate and up outputs (2*N*I*a) and down_proj's input silu(gate)*up (N*I*a).
-// Without gradient checkpointing every layer keeps all of that (L x the layer). With it, each
+// Without gradient checkpointing every layer keeps all of that (L x the layer). With it (always
+// at zero3: the trainer switches it on, since a layer's parameters are gone after its forward), each
 // layer keeps only its input hidden state (L*N*H*a) and one layer's full set exists while it is
 // recomputed in backward. The head: the final norm's input and reciprocal RMS and lm_head's input
 // (2*N*H*a + 4N), the logits (N*V*a) and the fp32 log-softmax the loss keeps (4*N*V).
@@ -75,9 +96,9 @@ struct MemoryPlanInput {
   ShardingSettings sharding;
   int64_t micro_batch = 1;    // per_device_train_batch_size
   int64_t seq_len = 4096;     // cutoff_len: every row is planned at full length
-  bool bf16 = true;           // bf16 mixed precision (else fp32)
-  bool gradient_checkpointing = true;
-  std::string device = "cuda";  // cuda | cpu (prefetch depth and attention kernel)
+  bool bf16 = true;           // bf16 autocast over fp32 weights on CUDA (else, and on the CPU, fp32)
+  bool gradient_checkpointing = true;  // as configured; zero3 plans with it on regardless
+  std::string device = "cuda";  // cuda | cpu (autocast, the Gloo copy and the attention kernel)
   int64_t ddp_bucket_size_mb = 25;
   bool ddp_all_buckets_in_flight = true;  // what trainers/distributed.cpp does today
 };
@@ -85,20 +106,26 @@ struct MemoryPlanInput {
 // One line of the plan. device_bytes: memory of the rank's compute device (GPU on CUDA);
 // host_bytes: host memory the rank holds because of offloading (0 without offload).
 struct MemoryComponent {
-  std::string name;   // params, grads, optimizer, gathered_params, grad_reduce, ddp_buckets,
-                      // activations_checkpoints, activations_layers, activations_head, logits_loss
-  std::string group;  // model_states | communication | activations
+  std::string name;   // params, grads, optimizer, gathered_params, grad_unreduced, grad_reduce,
+                      // param_allgather, ddp_buckets, autocast_weights, activations_checkpoints,
+                      // activations_layers, activations_head, logits_loss
+  std::string group;  // model_states | transient | activations
   int64_t device_bytes = 0;
   int64_t host_bytes = 0;
-  std::string formula;  // how it was computed, e.g. "2 B x S (bf16 param shard)"
+  std::string formula;  // how it was computed, e.g. "4 B x S (fp32 param shard)"
 };
 
 struct MemoryPlan {
   MemoryPlanInput input;
   int64_t total_params = 0;        // P
   int64_t shard_params = 0;        // S: elements a rank owns, summed over units (padded)
-  int64_t largest_unit_params = 0; // the largest gathered unit
-  int64_t layer_unit_params = 0;   // one decoder layer
+  int64_t largest_unit_params = 0; // U: the largest unit's flat buffer (padded to a multiple of W)
+  int64_t layer_unit_params = 0;   // L_u: one decoder layer
+  int64_t outer_unit_params = 0;   // E: the embedding plus the head unit (final norm, lm_head unless tied)
+  int64_t cast_weight_params = 0;  // weights autocast copies to bf16 at once (0 without autocast)
+  bool autocast = false;           // bf16 and CUDA
+  bool gradient_checkpointing = false;  // as planned: the input's, or on at zero3
+  bool gradient_checkpointing_forced = false;  // zero3 switched it on (the input had it off)
   int64_t layer_activation_bytes = 0;  // one decoder layer's saved activations
   std::vector<MemoryComponent> components;
   int64_t device_total = 0;        // sum of device_bytes
