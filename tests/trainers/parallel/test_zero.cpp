@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <iostream>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -16,6 +17,7 @@
 #include "trainers/model/pretrained.h"
 #include "trainers/parallel/distributed.h"
 #include "trainers/parallel/launch.h"
+#include "trainers/parallel/memory_plan.h"
 #include "trainers/parallel/zero_shards.h"
 #include "trainers/train_model.h"
 #include "trainers/trainer.h"
@@ -258,6 +260,38 @@ TEST(Zero, FourRanksHoldAQuarterOfTheStateAndOfTheParametersBetweenLayers) {
     EXPECT_LT(par / par1, 0.28) << "rank " << r;
     EXPECT_LT(grad / grad1, 0.30) << "rank " << r;
     EXPECT_GT(four.results["peak_memory_bytes_per_rank"][r].get<double>(), 0.0);
+  }
+  // packbench plan's figures for the same run (4 ranks, zero3, float32 on the CPU) against what the
+  // ranks measured: the moments exactly (up to shard padding), the parameters between layers within
+  // the shards plus the units gathered at that moment, the gradients within shards plus unreduced.
+  MemoryPlanInput in;
+  in.model = LlamaConfig::load(model + "/config.json");
+  in.world_size = 4;
+  in.gpus_per_node = 4;
+  in.sharding.sharding = "zero3";
+  in.micro_batch = 1;
+  in.seq_len = 64;
+  in.bf16 = false;
+  in.device = "cpu";
+  const MemoryPlan plan = plan_memory(in);
+  const double plan_opt = double(plan.component("optimizer").device_bytes);
+  const double plan_par = double(plan.component("params").device_bytes);
+  const double plan_gathered = double(plan.component("gathered_params").device_bytes);
+  const double plan_grad = double(plan.component("grads").device_bytes);
+  const double plan_unreduced = double(plan.component("grad_unreduced").device_bytes);
+  for (int r = 0; r < 4; ++r) {
+    const double opt = four.results["optimizer_state_bytes_per_rank"][r].get<double>();
+    const double par = four.results["param_bytes_per_rank"][r].get<double>();
+    const double grad = four.results["grad_bytes_per_rank"][r].get<double>();
+    EXPECT_NEAR(opt / plan_opt, 1.0, 0.001) << "rank " << r;
+    EXPECT_GE(par, plan_par) << "rank " << r;
+    EXPECT_LE(par, plan_par + plan_gathered) << "rank " << r;
+    EXPECT_GE(grad, plan_grad) << "rank " << r;
+    EXPECT_LE(grad, plan_grad + plan_unreduced) << "rank " << r;
+    if (r == 0)
+      std::cout << fmt::format("measured vs planned (rank 0): optimizer {} / {}, params between layers {} / {} "
+                               "(+{} gathered), grads {} / {} (+{} unreduced)\n",
+                               opt, plan_opt, par, plan_par, plan_gathered, grad, plan_grad, plan_unreduced);
   }
   // One rank's float32 parameters: 4 bytes each.
   auto cfg = LlamaConfig::load(model + "/config.json");
