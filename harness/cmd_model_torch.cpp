@@ -11,6 +11,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/format.h"
 #include "harness/commands.h"
 #include "trainers/parallel/blas_kernels.h"
 #include "trainers/model/gguf_import.h"
@@ -23,15 +24,6 @@ namespace packbench::cli {
 namespace {
 namespace fs = std::filesystem;
 using train::LlamaConfig;
-
-std::string with_commas(int64_t n) {
-  std::string s = std::to_string(n), out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (i && (s.size() - i) % 3 == 0) out += ',';
-    out += s[i];
-  }
-  return out;
-}
 
 void set_threads(int threads) {
   at::set_num_threads(threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency()));

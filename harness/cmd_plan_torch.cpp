@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/format.h"
 #include "harness/commands.h"
 #include "harness/study_config.h"
 #include "trainers/model/llama_config.h"
@@ -132,15 +133,6 @@ json verdict_json(const MemoryPlan& p, const train::FitVerdict& v) {
 }
 
 std::string gib(int64_t b) { return train::format_gib(b); }
-
-std::string with_commas(int64_t n) {
-  std::string s = std::to_string(n), out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (i && (s.size() - i) % 3 == 0) out += ',';
-    out += s[i];
-  }
-  return out;
-}
 
 // "zero3", "zero3 offload opt+params": short enough for the table's first column.
 std::string short_label(const ShardingSettings& s) {
