@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "tests/common/llama_shape.h"
 #include "tests/common/test_paths.h"
 #include "trainers/model/llama_model.h"
 #include "trainers/model/pretrained.h"
@@ -14,16 +15,7 @@ namespace packbench::testing {
 // One decoder layer, hidden 16, two query heads over one key/value head; vocabulary sized for the
 // tiny test tokenizer (its 268 tokens and 4 added tokens).
 inline train::LlamaConfig tiny_llama_config() {
-  train::LlamaConfig c;
-  c.vocab_size = 272;
-  c.hidden_size = 16;
-  c.intermediate_size = 32;
-  c.num_hidden_layers = 1;
-  c.num_attention_heads = 2;
-  c.num_key_value_heads = 1;
-  c.max_position_embeddings = 4096;
-  c.rope_scaling.reset();
-  return c;
+  return llama_shape(272, 16, 32, 1, 2, 1, 4096);
 }
 
 // The same shape over LLaMA-3's vocabulary and special tokens (pair it with the LLaMA-3 tokenizer).

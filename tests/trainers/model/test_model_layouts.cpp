@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "tests/common/llama_shape.h"
 #include "trainers/model/llama_model.h"
 
 namespace packbench::train {
@@ -12,14 +13,7 @@ namespace {
 using data::AttentionLayout;
 
 LlamaConfig tiny_config(bool tied = false) {
-  LlamaConfig c;
-  c.vocab_size = 50;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.max_position_embeddings = 64;
+  LlamaConfig c = packbench::testing::llama_shape(50, 32, 48, 2, 4, 2, 64);
   c.rope_theta = 10000.0;
   c.rms_norm_eps = 1e-5;
   c.initializer_range = 0.2;  // large, so attention patterns are far from uniform

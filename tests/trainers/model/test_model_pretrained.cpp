@@ -12,6 +12,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "tests/common/llama_shape.h"
 #include "tests/common/test_paths.h"
 #include "trainers/model/pretrained.h"
 #include "trainers/model/safetensors.h"
@@ -23,14 +24,7 @@ using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
 LlamaConfig small_config(bool tied) {
-  LlamaConfig c;
-  c.vocab_size = 40;
-  c.hidden_size = 16;
-  c.intermediate_size = 24;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 1;
-  c.max_position_embeddings = 32;
+  LlamaConfig c = packbench::testing::llama_shape(40, 16, 24, 2, 4, 1, 32);
   c.rope_theta = 500000.0;
   c.rope_scaling = RopeScaling{"llama3", 8.0, 1.0, 4.0, 16};
   c.tie_word_embeddings = tied;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "tests/common/llama_shape.h"
 #include "trainers/parallel/memory_plan.h"
 
 using namespace packbench;
@@ -19,17 +20,7 @@ namespace {
 //   W = 4 shards: ceil(42/4) + 2*ceil(198/4) + ceil(48/4) = 11 + 100 + 12 = 123 = S (6 padding elements)
 //   flat buffers: pad(layer) = 200, pad(embedding) = 44, pad(head) = 48; U = 200 (a layer)
 //   linear weights autocast casts: a layer's 198 - 12 norm = 186, lm_head 42: all 2*186 + 42 = 414
-LlamaConfig tiny() {
-  LlamaConfig c;
-  c.vocab_size = 7;
-  c.hidden_size = 6;
-  c.intermediate_size = 5;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 3;
-  c.num_key_value_heads = 1;
-  c.max_position_embeddings = 64;
-  return c;
-}
+LlamaConfig tiny() { return packbench::testing::llama_shape(7, 6, 5, 2, 3, 1, 64); }
 
 MemoryPlanInput tiny_input(const std::string& sharding, bool bf16 = true) {
   MemoryPlanInput in;

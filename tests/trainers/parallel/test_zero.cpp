@@ -11,6 +11,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "tests/common/llama_shape.h"
 #include "tests/common/test_files.h"
 #include "tests/trainers/test_train_util.h"
 #include "trainers/model/llama_config.h"
@@ -46,15 +47,7 @@ TrainConfig zero_config(const std::string& out, int world, const std::string& sh
 // A random LLaMA of 2.4M parameters whose decoder layers hold almost all of them (vocab 64), for
 // the memory measurements.
 std::string random_model_dir(const std::string& dir) {
-  LlamaConfig c;
-  c.vocab_size = 64;
-  c.hidden_size = 256;
-  c.intermediate_size = 512;
-  c.num_hidden_layers = 4;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.max_position_embeddings = 256;
-  c.rope_scaling.reset();
+  const LlamaConfig c = packbench::testing::llama_shape(64, 256, 512, 4, 4, 2, 256);
   fs::create_directories(dir);
   pb::write_file_atomic(dir + "/config.json", c.to_json().dump(2));
   return dir;
