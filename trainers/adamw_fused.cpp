@@ -129,26 +129,18 @@ void fused_adamw_step(torch::optim::AdamW& optimizer, double grad_scale) {
       }
       auto& st = static_cast<torch::optim::AdamWParamState&>(*it->second);
       st.step(st.step() + 1);
-      const double b1 = std::get<0>(o.betas()), b2 = std::get<1>(o.betas());
-      const double bc1 = 1.0 - std::pow(b1, static_cast<double>(st.step()));
-      const double bc2 = 1.0 - std::pow(b2, static_cast<double>(st.step()));
-      const double decay = 1.0 - o.lr() * o.weight_decay();
-      const double step_size = o.lr() / bc1;
       torch::Tensor g = p.grad();
       torch::Tensor m = st.exp_avg(), v = st.exp_avg_sq();
       TORCH_CHECK(g.is_contiguous() && m.is_contiguous() && v.is_contiguous(), "fused AdamW needs contiguous state");
-      AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "fused_adamw_step", [&] {
-        scalar_t* pp = p.data_ptr<scalar_t>();
-        scalar_t* gp = g.data_ptr<scalar_t>();
-        scalar_t* mp = m.data_ptr<scalar_t>();
-        scalar_t* vp = v.data_ptr<scalar_t>();
-        at::parallel_for(0, p.numel(), kGrain, [&](int64_t b, int64_t e) {
-          adamw_range<scalar_t>(pp, gp, mp, vp, b, e, static_cast<scalar_t>(grad_scale), static_cast<scalar_t>(decay),
-                                static_cast<scalar_t>(b1), static_cast<scalar_t>(b2),
-                                static_cast<scalar_t>(1.0 / std::sqrt(bc2)), static_cast<scalar_t>(o.eps()),
-                                static_cast<scalar_t>(step_size));
-        });
-      });
+      AdamWStep s;
+      s.lr = o.lr();
+      s.weight_decay = o.weight_decay();
+      s.beta1 = std::get<0>(o.betas());
+      s.beta2 = std::get<1>(o.betas());
+      s.eps = o.eps();
+      s.grad_scale = grad_scale;
+      s.step = st.step();
+      adamw_update(p, g, m, v, s);
     }
   }
 }

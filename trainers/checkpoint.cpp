@@ -34,6 +34,20 @@ std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string&
   return out;
 }
 
+// Renames a finished (and synced) temporary folder onto final_dir, then removes the oldest
+// checkpoints beyond save_total_limit (-1 keeps all).
+void install_checkpoint(const std::string& tmp, const std::string& final_dir, const std::string& output_dir,
+                        int64_t save_total_limit) {
+  std::error_code ec;
+  if (fs::exists(final_dir)) fs::remove_all(final_dir);
+  fs::rename(tmp, final_dir);
+  fsync_dir(output_dir);
+  if (save_total_limit > 0) {
+    auto all = list_checkpoints(output_dir);
+    for (size_t i = 0; i + save_total_limit < all.size(); ++i) fs::remove_all(all[i].second, ec);
+  }
+}
+
 }  // namespace
 
 std::string checkpoint_dir(const std::string& output_dir, int64_t step) {
@@ -66,13 +80,7 @@ std::string save_checkpoint(const std::string& output_dir, int64_t step, CausalL
     fs::remove_all(tmp, ec);
     throw;
   }
-  if (fs::exists(final_dir)) fs::remove_all(final_dir);
-  fs::rename(tmp, final_dir);
-  fsync_dir(output_dir);
-  if (save_total_limit > 0) {
-    auto all = list_checkpoints(output_dir);
-    for (size_t i = 0; i + save_total_limit < all.size(); ++i) fs::remove_all(all[i].second, ec);
-  }
+  install_checkpoint(tmp, final_dir, output_dir, save_total_limit);
   return final_dir;
 }
 
@@ -132,14 +140,8 @@ std::string save_sharded_checkpoint(const std::string& output_dir, int64_t step,
       throw Error(fmt::format("{}: cannot write the RNG state: {}", final_dir, e.what_without_backtrace()));
     }
     write_file_atomic(tmp + "/trainer_state.json", state.dump(2) + "\n");
-    fsync_tree(tmp);
-    if (fs::exists(final_dir)) fs::remove_all(final_dir);
-    fs::rename(tmp, final_dir);
-    fsync_dir(output_dir);
-    if (save_total_limit > 0) {
-      auto all = list_checkpoints(output_dir);
-      for (size_t i = 0; i + save_total_limit < all.size(); ++i) fs::remove_all(all[i].second, ec);
-    }
+    fsync_tree(tmp);  // on disk before it can become the latest checkpoint
+    install_checkpoint(tmp, final_dir, output_dir, save_total_limit);
   }
   dist.barrier();
   return final_dir;

@@ -10,7 +10,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <set>
 #include <thread>
 
 #include "core/atomic_file.h"
@@ -64,6 +63,11 @@ class Autocast {
   bool on_;
 };
 
+// A collated batch's tensors on `device`.
+void to_device(Batch& b, const torch::Device& device) {
+  for (auto* t : {&b.input_ids, &b.targets, &b.position_ids, &b.attention_mask, &b.segment_ids}) *t = t->to(device);
+}
+
 double round_to(double v, int digits) {
   const double f = std::pow(10.0, digits);
   return std::round(v * f) / f;
@@ -96,15 +100,6 @@ class ZeroLayerHooks : public LayerParamHooks {
   ZeroShards& z_;
   int64_t peak_between_layers_ = 0;
 };
-
-// Bytes of the tensors' storage (each storage once).
-int64_t storage_bytes(const std::vector<torch::Tensor>& ts) {
-  std::set<const void*> seen;
-  int64_t b = 0;
-  for (const auto& t : ts)
-    if (t.defined() && t.numel() > 0 && seen.insert(t.storage().data()).second) b += static_cast<int64_t>(t.storage().nbytes());
-  return b;
-}
 
 struct EvalResult {
   double loss = 0.0;
@@ -327,8 +322,7 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
     auto flush = [&] {
       if (batch_rows.empty()) return;
       Batch b = collate(batch_rows, layout, 8, data.pad_id);
-      auto to_dev = [&](torch::Tensor& t) { t = t.to(device); };
-      for (auto* t : {&b.input_ids, &b.targets, &b.position_ids, &b.attention_mask, &b.segment_ids}) to_dev(*t);
+      to_device(b, device);
       torch::Tensor loss_sum;
       {
         Autocast ac(autocast);
@@ -359,7 +353,7 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
       for (; batches_run < most; ++batches_run) {
         std::vector<const data::Row*> one{&data.eval_rows[0]};
         Batch b = collate(one, layout, 8, data.pad_id);
-        for (auto* t : {&b.input_ids, &b.targets, &b.position_ids, &b.attention_mask, &b.segment_ids}) *t = t->to(device);
+        to_device(b, device);
         Autocast ac(autocast);
         (void)model.loss_sum(b);
       }
@@ -412,7 +406,7 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
 
     double step_loss_local = 0.0;
     for (auto& b : batches) {
-      for (auto* t : {&b.input_ids, &b.targets, &b.position_ids, &b.attention_mask, &b.segment_ids}) *t = t->to(device);
+      to_device(b, device);
       const double scale = micro_loss_scale(norm, b.trainable_tokens, global_trainable, GA, world);
       // A micro-batch without a trained token adds nothing; sharded ranks still run it, since
       // every rank takes part in each gather and reduction.

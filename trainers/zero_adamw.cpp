@@ -49,8 +49,8 @@ int64_t ZeroAdamW::moment_bytes() const {
 
 void ZeroAdamW::save(const std::string& path) const {
   std::vector<torch::Tensor> all = shards_.state_tensors();
-  for (const auto& t : exp_avg_) all.push_back(t.cpu());
-  for (const auto& t : exp_avg_sq_) all.push_back(t.cpu());
+  all.insert(all.end(), exp_avg_.begin(), exp_avg_.end());
+  all.insert(all.end(), exp_avg_sq_.begin(), exp_avg_sq_.end());
   for (auto& t : all) t = t.cpu();
   all.push_back(torch::tensor({step_}, torch::kLong));
   const std::string tmp = path + ".tmp";

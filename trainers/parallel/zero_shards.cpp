@@ -28,6 +28,14 @@ std::string zero_stage_name(ZeroStage stage) {
   }
 }
 
+int64_t storage_bytes(const std::vector<torch::Tensor>& tensors) {
+  std::set<const void*> seen;
+  int64_t b = 0;
+  for (const auto& t : tensors)
+    if (t.defined() && t.numel() > 0 && seen.insert(t.storage().data()).second) b += static_cast<int64_t>(t.storage().nbytes());
+  return b;
+}
+
 std::vector<ZeroUnit> zero_units(const std::vector<std::pair<std::string, torch::Tensor>>& params, int world_size) {
   static const std::regex layer_re(R"(^(.*\blayers\.(\d+))\.)");
   std::vector<ZeroUnit> units;
@@ -128,13 +136,16 @@ void ZeroShards::set_params_from_flat(int u, const torch::Tensor& flat) {
   }
 }
 
+torch::Tensor ZeroShards::gathered_flat(int u) {
+  torch::Tensor flat = torch::empty({units_[u].shard * dist_.world_size()}, master_[u].options().device(device_));
+  dist_.all_gather(master_[u].to(device_), flat);
+  return flat;
+}
+
 void ZeroShards::gather(int u) {
   if (options_.stage != ZeroStage::kThree || gathered_[u]) return;
   torch::NoGradGuard ng;
-  const ZeroUnit& unit = units_[u];
-  torch::Tensor flat = torch::empty({unit.shard * dist_.world_size()}, master_[u].options().device(device_));
-  dist_.all_gather(master_[u].to(device_), flat);
-  set_params_from_flat(u, flat);
+  set_params_from_flat(u, gathered_flat(u));
   gathered_[u] = true;
 }
 
@@ -176,8 +187,7 @@ void ZeroShards::publish() {
   for (size_t u = 0; u < units_.size(); ++u) {
     grad_shard_[u].zero_();
     if (options_.stage == ZeroStage::kThree) continue;  // the master shard is the parameter shard
-    torch::Tensor flat = torch::empty({units_[u].shard * dist_.world_size()}, master_[u].options().device(device_));
-    dist_.all_gather(master_[u].to(device_), flat);
+    const torch::Tensor flat = gathered_flat(static_cast<int>(u));
     int64_t off = 0;
     for (int i : units_[u].params) {
       torch::Tensor& p = params_[i].second;
@@ -189,15 +199,13 @@ void ZeroShards::publish() {
 
 ZeroBytes ZeroShards::bytes() const {
   ZeroBytes b;
-  std::set<const void*> seen;
-  auto storage_bytes = [&](const torch::Tensor& t) -> int64_t {
-    if (!t.defined() || t.numel() == 0) return 0;
-    const void* key = t.storage().data();
-    if (!seen.insert(key).second) return 0;
-    return static_cast<int64_t>(t.storage().nbytes());
-  };
-  for (const auto& [name, p] : params_) b.params += storage_bytes(p);
-  for (const auto& [name, p] : params_) b.grads += storage_bytes(p.grad());
+  std::vector<torch::Tensor> params, grads;
+  for (const auto& [name, p] : params_) {
+    params.push_back(p);
+    grads.push_back(p.grad());
+  }
+  b.params = storage_bytes(params);
+  b.grads = storage_bytes(grads);
   for (size_t u = 0; u < units_.size(); ++u) {
     const int64_t m = master_[u].numel() * master_[u].element_size();
     if (options_.stage == ZeroStage::kThree) b.params += m;
@@ -225,9 +233,7 @@ void ZeroShards::begin_consolidated() {
   torch::NoGradGuard ng;
   for (size_t u = 0; u < units_.size(); ++u) {
     release(static_cast<int>(u));
-    torch::Tensor flat = torch::empty({units_[u].shard * dist_.world_size()}, master_[u].options().device(device_));
-    dist_.all_gather(master_[u].to(device_), flat);
-    set_params_from_flat(static_cast<int>(u), flat.cpu());
+    set_params_from_flat(static_cast<int>(u), gathered_flat(static_cast<int>(u)).cpu());
   }
   consolidated_ = true;
 }

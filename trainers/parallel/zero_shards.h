@@ -35,6 +35,10 @@ struct ZeroUnit {
   int64_t numel = 0, shard = 0;
   int layer = -1;           // decoder layer index, or -1
 };
+// Bytes of the tensors' storage, each storage once (views of one buffer count once; undefined
+// and empty tensors count nothing).
+int64_t storage_bytes(const std::vector<torch::Tensor>& tensors);
+
 std::vector<ZeroUnit> zero_units(const std::vector<std::pair<std::string, torch::Tensor>>& params, int world_size);
 
 // A stretch of this rank's shard of a unit that belongs to one parameter (for per-parameter
@@ -102,6 +106,7 @@ class ZeroShards {
  private:
   torch::Tensor flat_of_params(int u) const;  // the model's full parameters of u, flattened and padded
   torch::Tensor flat_of_grads(int u) const;
+  torch::Tensor gathered_flat(int u);          // every rank's master shard of u, all-gathered on the device
   void set_params_from_flat(int u, const torch::Tensor& flat);
   std::vector<std::pair<std::string, torch::Tensor>> params_;
   std::vector<std::vector<int64_t>> shapes_;
