@@ -13,7 +13,9 @@ lines = ["# packbench's Python tools, pinned with their hashes: scripts/setup.sh
          "# virtual environment. Regenerate from requirements.in with scripts/python/lock.sh."]
 for item in sorted(json.load(open(report))["install"], key=lambda i: i["metadata"]["name"].lower()):
     sha = item["download_info"]["archive_info"]["hashes"]["sha256"]
-    lines.append(f"{item['metadata']['name']}=={item['metadata']['version']} --hash=sha256:{sha}")
+    extras = ",".join(sorted(item.get("requested_extras") or []))  # pinned with its extras, or pip refuses
+    name = item["metadata"]["name"] + (f"[{extras}]" if extras else "")
+    lines.append(f"{name}=={item['metadata']['version']} --hash=sha256:{sha}")
 with open(out + ".tmp", "w") as f:
     f.write("\n".join(lines) + "\n")
 os.replace(out + ".tmp", out)
