@@ -269,7 +269,8 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--temperature", args->temperature, "0 = greedy")->capture_default_str();
   cmd->add_option("--top-p", args->top_p, "nucleus sampling mass")->capture_default_str();
   cmd->add_option("--seed", args->seed, "sampling seed")->capture_default_str();
-  cmd->add_flag("--no-bos", args->no_bos, "without a chat template, do not prepend BOS");
+  cmd->add_flag("--no-bos", args->no_bos,
+                "without a chat template, no leading special tokens (default: those the tokenizer adds itself, e.g. LLaMA-3's BOS)");
   cmd->callback([args] { run_eval(*args); });
 }
 

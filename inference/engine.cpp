@@ -12,6 +12,19 @@
 
 namespace packbench::train {
 
+namespace {
+// What the tokenizer puts before a text when it adds its special tokens: the ids of
+// encode("a", true) before those of encode("a", false).
+std::vector<int32_t> leading_special_tokens(const data::Tokenizer& tok) {
+  const auto plain = tok.encode("a", false), full = tok.encode("a", true);
+  auto at = std::search(full.begin(), full.end(), plain.begin(), plain.end());
+  if (plain.empty() || at == full.end())
+    throw Error("engine: the tokenizer's special tokens change the text itself (\"a\" encodes differently "
+                "with and without them); pass --no-bos to tokenize contexts as they are");
+  return {full.begin(), at};
+}
+}  // namespace
+
 Engine::Engine(std::shared_ptr<DecoderBackend> model, std::shared_ptr<const data::Tokenizer> tokenizer,
                EngineOptions options)
     : model_(std::move(model)), tok_(std::move(tokenizer)), options_(std::move(options)) {
@@ -24,6 +37,7 @@ Engine::Engine(std::shared_ptr<DecoderBackend> model, std::shared_ptr<const data
     if (std::find(stop_ids_.begin(), stop_ids_.end(), id) == stop_ids_.end()) stop_ids_.push_back(id);
   };
   if (auto eos = tok_->eos_id()) add_stop(*eos);
+  if (options_.add_bos) prefix_ = leading_special_tokens(*tok_);
   if (!options_.chat_template.empty()) {
     const auto& t = data::get_template(options_.chat_template);
     template_ = std::make_unique<data::TemplateEncoder>(t, tok_);
@@ -54,8 +68,7 @@ std::vector<int32_t> Engine::encode_context(const std::string& context) const {
     conv.messages.push_back({data::Role::kUser, context});
     ids = template_->encode_messages(conv).at(0);
   } else {
-    if (options_.add_bos)
-      if (auto bos = tok_->bos_id()) ids.push_back(*bos);
+    ids = prefix_;
     auto body = tok_->encode(context, false);
     ids.insert(ids.end(), body.begin(), body.end());
   }
@@ -74,9 +87,7 @@ ContinuationTokens Engine::encode_pair(const std::string& context, const std::st
   while (keep > 0 && std::isspace(static_cast<unsigned char>(ctx[keep - 1]))) --keep;
   cont = ctx.substr(keep) + cont;
   ctx.resize(keep);
-  std::vector<int32_t> prefix;
-  if (options_.add_bos)
-    if (auto bos = tok_->bos_id()) prefix.push_back(*bos);
+  const std::vector<int32_t>& prefix = prefix_;
   ContinuationTokens out;
   out.context = prefix;
   auto c = tok_->encode(ctx, false);

@@ -28,7 +28,11 @@ struct EngineOptions {
   // turn, rendered as fine-tuning rendered it, ending at the assistant header.
   std::string chat_template;
   std::string system_prompt;   // "" = the template's default system prompt
-  bool add_bos = true;         // without a template: begin every context with the BOS token
+  // Without a template: begin every context with the special tokens the tokenizer itself puts
+  // first when asked to add them (LLaMA-3: BOS; none where tokenizer_config.json says
+  // add_bos_token false, as for SmolLM2), which is what Hugging Face's tokenizer(text) and
+  // lm-evaluation-harness's hf backend give. false: no leading special tokens.
+  bool add_bos = true;
   // Generation stops at these ids, at the tokenizer's EOS and at the template's end-of-turn token.
   std::vector<int32_t> stop_token_ids;
   std::string name = "packbench";
@@ -58,6 +62,8 @@ class Engine : public evals::LanguageModel {
 
   const GenerateStats& generate_stats() const { return gen_stats_; }
   const LoglikelihoodStats& loglikelihood_stats() const { return ll_stats_; }
+  // The ids every context starts with without a template (see EngineOptions::add_bos).
+  const std::vector<int32_t>& context_prefix() const { return prefix_; }
 
  private:
   void check_ids(const std::vector<int32_t>& ids) const;  // every id inside the model's vocabulary
@@ -65,6 +71,7 @@ class Engine : public evals::LanguageModel {
   std::shared_ptr<const data::Tokenizer> tok_;
   EngineOptions options_;
   std::unique_ptr<data::TemplateEncoder> template_;
+  std::vector<int32_t> prefix_;  // leading special tokens of a context without a template
   std::vector<int32_t> stop_ids_;
   int64_t max_length_ = 0;
   int64_t calls_ = 0;  // sampling streams continue across calls

@@ -132,6 +132,16 @@ TEST_F(Fixture, EngineSplitsPairsAsLmEvalAndScoresThem) {
   auto e = engine.encode_pair("", "hi");
   EXPECT_EQ(e.context, std::vector<int32_t>{bos});
 
+  // A tokenizer that adds no BOS of its own (add_bos_token false) gets none, as Hugging Face's
+  // tokenizer(text) and lm-eval encode; an empty context then starts from EOS, as in lm-eval.
+  auto no_bos_tok = std::make_shared<pb::testing::TinyTokenizer>();
+  no_bos_tok->add_bos = false;
+  Engine no_bos(backend, no_bos_tok, eo);
+  EXPECT_TRUE(no_bos.context_prefix().empty());
+  EXPECT_EQ(no_bos.encode_pair("Question: x\nAnswer: ", "B").context, tok->encode("Question: x\nAnswer:"));
+  EXPECT_EQ(no_bos.encode_pair("", "hi").context, std::vector<int32_t>{*tok->eos_id()});
+  EXPECT_EQ(engine.context_prefix(), std::vector<int32_t>{bos});
+
   std::vector<pb::evals::LoglikelihoodRequest> reqs = {
       {"Question: 2+2?\nAnswer:", " A"}, {"Question: 2+2?\nAnswer:", " B"}, {"Question: 2+2?\nAnswer: ", "4"}};
   auto got = engine.loglikelihood(reqs);

@@ -27,7 +27,7 @@ class TinyTokenizer : public data::Tokenizer {
   }
   std::vector<int32_t> encode(std::string_view text, bool add_special_tokens = false) const override {
     std::vector<int32_t> out;
-    if (add_special_tokens) out.push_back(*bos_id());
+    if (add_special_tokens && add_bos) out.push_back(*bos_id());
     size_t i = 0;
     while (i < text.size()) {
       int32_t id = -1;
@@ -52,6 +52,7 @@ class TinyTokenizer : public data::Tokenizer {
     }
     return out;
   }
+  bool add_bos = true;  // false: as a tokenizer_config.json with add_bos_token false (SmolLM2)
   std::vector<std::vector<int32_t>> encode_batch(const std::vector<std::string>& texts, bool add_special_tokens = false,
                                                  int threads = 0) const override {
     std::vector<std::vector<int32_t>> out;
