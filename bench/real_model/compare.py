@@ -153,6 +153,9 @@ def cmd_train(args, report):
              "pb_tokens_per_s": cutoff / median(pb_s), "hf_tokens_per_s": cutoff / median(hf_s),
              "pb_mfu": fpt * cutoff / median(pb_s) / peak, "hf_mfu": fpt * cutoff / median(hf_s) / peak,
              "speedup": median(hf_s) / median(pb_s), "train_flops_per_token": fpt, "gemm_ceiling_flops": peak,
+             "gemm_ceiling_now_flops": ready["gemm_ceiling_now_flops"],
+             "pb_mfu_now": fpt * cutoff / median(pb_s) / ready["gemm_ceiling_now_flops"],
+             "hf_mfu_now": fpt * cutoff / median(hf_s) / ready["gemm_ceiling_now_flops"],
              "gemm_ceiling_cached": ready["gemm_ceiling_cached"], "pb_blas": ready["blas"],
              "pb_losses": done["losses"], "hf_losses": hf_losses, "load_before": load_before,
              "load_after": load_avg()}
@@ -167,6 +170,10 @@ def cmd_train(args, report):
         print(f"| {r['cutoff']} | {r['pb_median_s']:.2f} s | {r['pb_tokens_per_s']:.1f} | {r['pb_mfu']:.2f} | "
               f"{r['hf_median_s']:.2f} s | {r['hf_tokens_per_s']:.1f} | {r['hf_mfu']:.2f} | "
               f"**{r['speedup']:.2f}x** | {r['load_before']} / {r['load_after']} |")
+    for r in rows_out:
+        print(f"cutoff {r['cutoff']}: GEMM ceiling measured just before (not cached) "
+              f"{r['gemm_ceiling_now_flops'] / 1e9:.1f} GFLOP/s, MFU against it packbench {r['pb_mfu_now']:.2f}, "
+              f"transformers {r['hf_mfu_now']:.2f}; {r['train_flops_per_token'] / 1e9:.3f} GFLOP per token")
     for r in rows_out:
         print(f"cutoff {r['cutoff']}: step losses packbench {[round(x, 4) for x in r['pb_losses']]}, "
               f"transformers {[round(x, 4) for x in r['hf_losses']]}")

@@ -92,11 +92,13 @@ int run_train(int argc, char** argv) {
   auto model = make_train_model(cfg, torch::kCPU);
   Distributed dist(DistEnv{}, torch::kCPU, std::chrono::milliseconds(10000));
   const GemmCeiling cached = gemm_ceiling(torch::kCPU, false);  // what bench_trainers_step and train_results use
+  const GemmCeiling now = gemm_ceiling(torch::kCPU, false, 0.5, /*use_cache=*/false);  // this moment's load
   say({{"ready", true},
        {"seq", seq},
        {"train_flops_per_token", model->train_flops_per_token(seq)},
        {"gemm_ceiling_flops", cached.flops_per_second},
        {"gemm_ceiling_cached", cached.cached},
+       {"gemm_ceiling_now_flops", now.flops_per_second},
        {"blas", blas_kernels_description()},
        {"threads", at::get_num_threads()}});
 
