@@ -109,74 +109,95 @@ def hf_model(args):
     return torch, tok, model
 
 
+def malloc_trim():
+    import ctypes
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def cmd_train(args, report):
     torch, tok, model = hf_model(args)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.0)
-    steps = 1 + args.reps
+    cutoffs = [int(c) for c in args.cutoffs.split(",")]
+    # The step sequence both sides train: one untimed warm-up row of the first cutoff, then
+    # --reps rows of each cutoff. Row contents differ (consecutive text), lengths are the cutoff.
+    plan = [cutoffs[0]] + [c for c in cutoffs for _ in range(args.reps)]
+    texts = {c: make_rows(tok, args.data_root, c, plan.count(c)) for c in cutoffs}
+    seq_rows = [texts[c].pop(0) for c in plan]
+    # packbench's trainer shuffles rows with its own sampler; ask it which row it takes at each
+    # step and put the k-th row of the sequence there, so both sides train the same sequence.
+    p = subprocess.run([args.pb_side, "train", "--order", str(len(plan))], capture_output=True, text=True, check=True)
+    order = json.loads(p.stdout.split("PB ", 1)[1])["order"]
+    rows = [None] * len(plan)
+    for k, idx in enumerate(order):
+        rows[idx] = seq_rows[k]
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({"rows": rows}, f)
+        rows_path = f.name
+    pb = PbSide([args.pb_side, "train", "--model", args.model, "--rows", rows_path, "--threads", str(args.threads)],
+                args.threads)
+    ready = pb.read()
+    pb_s = {c: [] for c in cutoffs}
+    hf_s = {c: [] for c in cutoffs}
+    load = {c: [] for c in cutoffs}
+    hf_losses = []
+    malloc_trim()
+    for k, cutoff in enumerate(plan, start=1):
+        load[cutoff].append(load_avg())
+        m = pb.read()  # packbench's step k (it waits for us before step k+1)
+        assert m["step"] == k, m
+        ids = torch.tensor([seq_rows[k - 1]])
+        t0 = time.perf_counter()
+        out = model(input_ids=ids, labels=ids)
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad()
+        hf_losses.append(out.loss.item())
+        dt = time.perf_counter() - t0
+        del out
+        malloc_trim()  # as packbench's side does after its step (outside the timing)
+        if k > 1:
+            pb_s[cutoff].append(m["seconds"])
+            hf_s[cutoff].append(dt)
+        print(f"  step {k} (cutoff {cutoff}{', warm-up' if k == 1 else ''}): packbench {m['seconds']:.2f} s, "
+              f"transformers {dt:.2f} s", file=sys.stderr)
+        if k < len(plan):
+            pb.send(None)
+    done = pb.read()
+    pb.close()
+    os.unlink(rows_path)
+    peak, now = ready["gemm_ceiling_flops"], ready["gemm_ceiling_now_flops"]
     rows_out = []
-    for cutoff in [int(c) for c in args.cutoffs.split(",")]:
-        rows = make_rows(tok, args.data_root, cutoff, steps)
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-            json.dump({"rows": rows}, f)
-            rows_path = f.name
-        pb = PbSide([args.pb_side, "train", "--model", args.model, "--rows", rows_path, "--steps", str(steps),
-                     "--threads", str(args.threads)], args.threads)
-        ready = pb.read()
-        load_before = load_avg()
-        pb_s, hf_s, hf_losses = [], [], []
-        for k in range(1, steps + 1):
-            m = pb.read()  # packbench's step k (it waits for us before step k+1)
-            assert m["step"] == k, m
-            if k > 1:
-                pb_s.append(m["seconds"])
-            ids = torch.tensor([rows[k - 1]])
-            t0 = time.perf_counter()
-            out = model(input_ids=ids, labels=ids)
-            out.loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            opt.zero_grad()
-            hf_losses.append(out.loss.item())
-            dt = time.perf_counter() - t0
-            if k > 1:
-                hf_s.append(dt)
-            print(f"  cutoff {cutoff} step {k}: packbench {m['seconds']:.2f} s, transformers {dt:.2f} s", file=sys.stderr)
-            if k < steps:
-                pb.send(None)
-        done = pb.read()
-        pb.close()
-        os.unlink(rows_path)
-        fpt, peak = ready["train_flops_per_token"], ready["gemm_ceiling_flops"]
-        r = {"cutoff": cutoff, "tokens_per_step": cutoff, "pb_step_s": pb_s, "hf_step_s": hf_s,
-             "pb_median_s": median(pb_s), "hf_median_s": median(hf_s),
-             "pb_tokens_per_s": cutoff / median(pb_s), "hf_tokens_per_s": cutoff / median(hf_s),
-             "pb_mfu": fpt * cutoff / median(pb_s) / peak, "hf_mfu": fpt * cutoff / median(hf_s) / peak,
-             "speedup": median(hf_s) / median(pb_s), "train_flops_per_token": fpt, "gemm_ceiling_flops": peak,
-             "gemm_ceiling_now_flops": ready["gemm_ceiling_now_flops"],
-             "pb_mfu_now": fpt * cutoff / median(pb_s) / ready["gemm_ceiling_now_flops"],
-             "hf_mfu_now": fpt * cutoff / median(hf_s) / ready["gemm_ceiling_now_flops"],
-             "gemm_ceiling_cached": ready["gemm_ceiling_cached"], "pb_blas": ready["blas"],
-             "pb_losses": done["losses"], "hf_losses": hf_losses, "load_before": load_before,
-             "load_after": load_avg()}
-        rows_out.append(r)
+    for c in cutoffs:
+        fpt = ready["train_flops_per_token"][str(c)]
+        pm, hm = median(pb_s[c]), median(hf_s[c])
+        rows_out.append({
+            "cutoff": c, "tokens_per_step": c, "pb_step_s": pb_s[c], "hf_step_s": hf_s[c],
+            "pb_median_s": pm, "hf_median_s": hm, "pb_tokens_per_s": c / pm, "hf_tokens_per_s": c / hm,
+            "pb_mfu": fpt * c / pm / peak, "hf_mfu": fpt * c / hm / peak, "speedup": hm / pm,
+            "train_flops_per_token": fpt, "gemm_ceiling_flops": peak, "gemm_ceiling_now_flops": now,
+            "pb_mfu_now": fpt * c / pm / now, "hf_mfu_now": fpt * c / hm / now,
+            "gemm_ceiling_cached": ready["gemm_ceiling_cached"], "pb_blas": ready["blas"], "load": load[c]})
     report["train"] = rows_out
-    print(f"\nGEMM ceiling used for MFU (both sides): {rows_out[0]['gemm_ceiling_flops'] / 1e9:.1f} GFLOP/s "
-          f"({'cached' if rows_out[0]['gemm_ceiling_cached'] else 'measured'}); packbench BLAS: {rows_out[0]['pb_blas']}")
+    report["step_plan"] = plan
+    report["pb_losses"], report["hf_losses"] = done["losses"], hf_losses
+    print(f"\nGEMM ceiling for MFU (both sides): {peak / 1e9:.1f} GFLOP/s "
+          f"({'cached in gemm_ceiling.json' if ready['gemm_ceiling_cached'] else 'measured'}); measured at the start "
+          f"of this run: {now / 1e9:.1f} GFLOP/s. packbench BLAS: {ready['blas']}")
     print("\n| cutoff | packbench step | packbench tok/s | MFU | transformers step | transformers tok/s | MFU | "
-          "speedup | load avg before / after |")
+          "speedup | load avg at each step |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows_out:
         print(f"| {r['cutoff']} | {r['pb_median_s']:.2f} s | {r['pb_tokens_per_s']:.1f} | {r['pb_mfu']:.2f} | "
               f"{r['hf_median_s']:.2f} s | {r['hf_tokens_per_s']:.1f} | {r['hf_mfu']:.2f} | "
-              f"**{r['speedup']:.2f}x** | {r['load_before']} / {r['load_after']} |")
+              f"**{r['speedup']:.2f}x** | {'; '.join(x.split()[0] for x in r['load'])} |")
     for r in rows_out:
-        print(f"cutoff {r['cutoff']}: GEMM ceiling measured just before (not cached) "
-              f"{r['gemm_ceiling_now_flops'] / 1e9:.1f} GFLOP/s, MFU against it packbench {r['pb_mfu_now']:.2f}, "
-              f"transformers {r['hf_mfu_now']:.2f}; {r['train_flops_per_token'] / 1e9:.3f} GFLOP per token")
-    for r in rows_out:
-        print(f"cutoff {r['cutoff']}: step losses packbench {[round(x, 4) for x in r['pb_losses']]}, "
-              f"transformers {[round(x, 4) for x in r['hf_losses']]}")
+        print(f"cutoff {r['cutoff']}: steps packbench {[round(x, 2) for x in r['pb_step_s']]}, transformers "
+              f"{[round(x, 2) for x in r['hf_step_s']]}; {r['train_flops_per_token'] / 1e9:.3f} GFLOP/token; MFU "
+              f"against the ceiling measured now: packbench {r['pb_mfu_now']:.2f}, transformers {r['hf_mfu_now']:.2f}")
+    print(f"step losses (plan {plan}): packbench {[round(x, 4) for x in done['losses']]}, "
+          f"transformers {[round(x, 4) for x in hf_losses]}")
 
 
 def prompts(tok, data_root, n):

@@ -3,12 +3,16 @@
 // Not meant to be run by hand; compare.py starts it and talks to it over stdin/stdout, one JSON
 // object per line (lines it reads are commands, lines it writes start with "PB "):
 //
-//   real_model_pb train --model DIR --rows ROWS.json --steps N --threads T
+//   real_model_pb train --order N
+//     Prints {"order": [...]}: which of N rows the trainer takes at each of its N steps (its own
+//     sampler, seed 42, epoch 0), so the caller can place rows to get the step sequence it wants.
+//   real_model_pb train --model DIR --rows ROWS.json --threads T
 //     Trains DIR (fp32, CPU) through packbench's whole training loop (run_training), batch 1, one
-//     row of ROWS.json ({"rows": [[ids...], ...]}, labels = ids) per step, constant LR, clipping 1.0,
-//     AdamW. First prints {"ready", "train_flops_per_token", "gemm_ceiling_flops", ...}; after each
-//     optimizer step prints {"step", "seconds"} and waits for one line on stdin before the next step
-//     (the peer runs its step in between); at the end prints {"done", "losses"}.
+//     row of ROWS.json ({"rows": [[ids...], ...]}, labels = ids) per step, one epoch, constant LR,
+//     clipping 1.0, AdamW. First prints {"ready", "train_flops_per_token" (per row length),
+//     "gemm_ceiling_flops", ...}; after each optimizer step prints {"step", "seconds"}, hands freed
+//     memory back to the system (malloc_trim, outside the timed step) and waits for one line on
+//     stdin before the next step (the peer runs its step in between); at the end {"done", "losses"}.
 //
 //   real_model_pb generate --model DIR --threads T
 //     Loads DIR for inference, then for every line {"prompts": [[ids...]], "max_new_tokens": N,
@@ -17,6 +21,7 @@
 #include <torch/torch.h>
 
 #include <fmt/format.h>
+#include <malloc.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -32,6 +37,7 @@
 #include "trainers/mfu.h"
 #include "trainers/model/pretrained.h"
 #include "trainers/parallel/blas_kernels.h"
+#include "trainers/sampler.h"
 #include "trainers/train_model.h"
 #include "trainers/trainer.h"
 
@@ -54,10 +60,17 @@ std::string arg(int argc, char** argv, const std::string& name, const std::strin
   return def;
 }
 
+constexpr int kSeed = 42;
+
 int run_train(int argc, char** argv) {
+  if (const std::string n = arg(argc, argv, "--order", "-"); n != "-") {
+    nlohmann::json order = nlohmann::json::array();
+    for (const auto& mb : rank_micro_batches(std::stoll(n), 1, 0, kSeed, 0, 1)) order.push_back(mb.at(0));
+    say({{"order", order}});
+    return 0;
+  }
   const std::string model_dir = arg(argc, argv, "--model");
   const std::string rows_path = arg(argc, argv, "--rows");
-  const int steps = std::stoi(arg(argc, argv, "--steps"));
   const int threads = std::stoi(arg(argc, argv, "--threads"));
   at::set_num_threads(threads);
 
@@ -65,6 +78,7 @@ int run_train(int argc, char** argv) {
   std::ifstream(rows_path) >> rows_json;
   TrainData data;
   int64_t seq = 0;
+  nlohmann::json flops = nlohmann::json::object();  // row length -> training FLOPs per token
   for (const auto& r : rows_json.at("rows")) {
     data::Row row;
     for (const auto& id : r) {
@@ -76,6 +90,7 @@ int run_train(int argc, char** argv) {
     row.segment_offsets = {0, static_cast<int32_t>(seq)};
     data.train_rows.push_back(std::move(row));
   }
+  const int steps = static_cast<int>(data.train_rows.size());
 
   const std::string out = (fs::temp_directory_path() / fmt::format("pb-real-train-{}", ::getpid())).string();
   TrainConfig cfg;
@@ -89,13 +104,17 @@ int run_train(int argc, char** argv) {
   cfg.logging_steps = 0;
   cfg.save_steps = 0;
   cfg.num_threads = threads;
+  cfg.seed = kSeed;
   auto model = make_train_model(cfg, torch::kCPU);
+  for (const auto& r : data.train_rows) {
+    const int64_t len = static_cast<int64_t>(r.input_ids.size());
+    flops[std::to_string(len)] = model->train_flops_per_token(len);
+  }
   Distributed dist(DistEnv{}, torch::kCPU, std::chrono::milliseconds(10000));
   const GemmCeiling cached = gemm_ceiling(torch::kCPU, false);  // what bench_trainers_step and train_results use
   const GemmCeiling now = gemm_ceiling(torch::kCPU, false, 0.5, /*use_cache=*/false);  // this moment's load
   say({{"ready", true},
-       {"seq", seq},
-       {"train_flops_per_token", model->train_flops_per_token(seq)},
+       {"train_flops_per_token", flops},
        {"gemm_ceiling_flops", cached.flops_per_second},
        {"gemm_ceiling_cached", cached.cached},
        {"gemm_ceiling_now_flops", now.flops_per_second},
@@ -109,6 +128,7 @@ int run_train(int argc, char** argv) {
   hooks.after_step = [&](int64_t step) {
     const double s = std::chrono::duration<double>(Clock::now() - last).count();
     say({{"step", step}, {"seconds", s}});
+    ::malloc_trim(0);  // the peer does the same: two idle processes holding their peak would not fit
     if (step < steps) {
       std::string line;
       if (!std::getline(std::cin, line)) throw std::runtime_error("stdin closed before step " + std::to_string(step + 1));
