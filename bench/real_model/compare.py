@@ -2,8 +2,8 @@
 """Run through bench/real_model/compare.sh (it finds the Python environment, the build and the model).
 
     compare.py train    --model DIR --pb-side build/bench/real_model_pb [--cutoffs 512,2048]
-    compare.py generate --model DIR --pb-side build/bench/real_model_pb [--batches 1,8 --new-tokens 64]
-    compare.py eval     --model DIR --packbench build/bin/packbench [--subjects ... --limit 5]
+    compare.py generate --model DIR --pb-side build/bench/real_model_pb [--batches 1,8 --new-tokens 32]
+    compare.py eval     --model DIR --packbench build/bin/packbench [--subjects ... --limit 2]
 
 Every measurement alternates the two sides (packbench, peer, packbench, peer, ...) after one
 untimed warm-up of each, --reps times, with the same thread count on both sides; it prints a
@@ -13,7 +13,8 @@ JSON object to --json when given.
 - train: packbench's training loop (real_model_pb train: run_training, batch 1, AdamW, clip 1.0)
   against transformers' LlamaForCausalLM(labels=input_ids) + clip_grad_norm_ + torch.optim.AdamW,
   fp32, the same rows (MMLU question text tokenized by the model's tokenizer, cut into rows of
-  exactly the cutoff). Both processes stay loaded; steps alternate one by one. MFU = FLOPs per
+  exactly the cutoff, trained in the same order on both sides). Both processes stay loaded; steps
+  alternate one by one, after one untimed warm-up step at the first cutoff. MFU = FLOPs per
   token (packbench's count, the same for both) x tokens / step time / packbench's GEMM ceiling.
 - generate: packbench generate() (greedy, KV cache, no stop ids) against model.generate(greedy,
   min_new_tokens = max_new_tokens, left padding), same prompt ids, every row exactly N new tokens.
@@ -400,9 +401,9 @@ def main():
     ap.add_argument("--lm-eval", default=str(Path(sys.executable).parent / "lm_eval"))
     ap.add_argument("--cutoffs", default="512,2048")
     ap.add_argument("--batches", default="1,8")
-    ap.add_argument("--new-tokens", type=int, default=64)
+    ap.add_argument("--new-tokens", type=int, default=32)
     ap.add_argument("--subjects", default="abstract_algebra,college_biology,high_school_geography")
-    ap.add_argument("--limit", type=int, default=5)
+    ap.add_argument("--limit", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--json", help="append the raw numbers here (one JSON object per line)")
     args = ap.parse_args()
