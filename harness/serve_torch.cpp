@@ -3,7 +3,9 @@
 // The HTTP side is cpp-httplib (Debian's libcpp-httplib-dev): one thread per connection parses
 // and validates a request, turns it into token ids and queues a job; one engine thread takes every
 // job waiting, runs the greedy ones together in one batched generate() call (sampled ones run on
-// their own, so that a seed alone decides what they draw), and hands the results back.
+// their own, so that a seed alone decides what they draw), and hands the results back. A client
+// that hangs up cancels its job: a streaming one when a write fails, a non-streaming one when the
+// poll of its connection's socket, made while it waits for the engine, finds the peer closed.
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <fmt/format.h>
@@ -30,6 +32,7 @@
 #include "core/error.h"
 #include "core/paths.h"
 #include "datasets/tokenizer.h"
+#include "harness/client_connection.h"
 #include "harness/commands.h"
 #include "inference/engine.h"
 #include "inference/engine_llama.h"
@@ -144,6 +147,9 @@ struct Job {
   // Streaming: every kept token as it is sampled (index into `inputs`); false cancels that row.
   std::function<bool(size_t, int32_t)> on_token;
   std::function<void()> on_done;  // called once the job is finished (outputs or error set)
+  // Set when the client has gone: a job not started yet is dropped, a running one's rows end at
+  // their next token (FinishReason::kCancelled), and scoring is skipped.
+  std::atomic<bool> cancelled{false};
 
   std::exception_ptr error;
   bool done = false;
@@ -168,22 +174,48 @@ class Scheduler {
   void submit(const std::shared_ptr<Job>& job) {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back(job);
+    ++active_;
     cv_.notify_all();
   }
-  // Queues a job and waits for it; rethrows what the engine threw.
-  void run(const std::shared_ptr<Job>& job) {
+  // Queues a job and waits for it; rethrows what the engine threw. While it waits it asks
+  // `client_gone` (if given) every kHangUpCheck: once that says yes, the job is cancelled (taken
+  // out of the queue if the engine has not started it; else its rows end at their next token) and
+  // run() returns false when the engine has let go of it. True: the job ran to its end.
+  bool run(const std::shared_ptr<Job>& job, const std::function<bool()>& client_gone = nullptr) {
     submit(job);
     std::unique_lock<std::mutex> lock(mu_);
-    done_cv_.wait(lock, [&] { return job->done; });
+    while (!job->done) {
+      if (!client_gone || job->cancelled) {
+        done_cv_.wait(lock, [&] { return job->done; });
+        break;
+      }
+      if (done_cv_.wait_for(lock, kHangUpCheck, [&] { return job->done; })) break;
+      lock.unlock();
+      const bool gone = client_gone();
+      lock.lock();
+      if (!gone || job->done) continue;
+      job->cancelled = true;
+      auto queued = std::find(queue_.begin(), queue_.end(), job);
+      if (queued != queue_.end()) {
+        queue_.erase(queued);
+        drop(*job);
+        job->done = true;
+        --active_;
+      }
+    }
     if (job->error) std::rethrow_exception(job->error);
+    return !job->cancelled;
   }
 
   // Engine activity, for /health: generate() calls, the most requests one call held, rows
-  // cancelled because their client went away.
+  // cancelled because their client went away, and jobs queued or running now.
   json counters() const {
     return {{"generate_calls", batches_.load()}, {"max_requests_per_call", max_batch_requests_.load()},
-            {"cancelled", cancelled_.load()}};
+            {"cancelled", cancelled_.load()}, {"active_requests", active_.load()}};
   }
+
+  // How often a waiting non-streaming request looks whether its client is still there.
+  static constexpr std::chrono::milliseconds kHangUpCheck{50};
 
  private:
   void loop() {
@@ -202,6 +234,7 @@ class Scheduler {
       {
         std::lock_guard<std::mutex> lock(mu_);
         for (auto& j : jobs) j->done = true;
+        active_ -= static_cast<int64_t>(jobs.size());
       }
       done_cv_.notify_all();
       for (auto& j : jobs)
@@ -209,11 +242,27 @@ class Scheduler {
     }
   }
 
+  // A job whose client left before it started: every row ends cancelled, with no tokens.
+  void drop(Job& j) {
+    j.outputs.assign(j.inputs.size(), train::GenerationOutput{});
+    for (auto& o : j.outputs) o.finish = train::FinishReason::kCancelled;
+    cancelled_ += static_cast<int64_t>(j.inputs.size());
+  }
+
+  // The job's own on_token, behind its cancellation flag.
+  static bool keep_going(Job& j, size_t i, int32_t t) {
+    if (j.cancelled) return false;
+    return j.on_token ? j.on_token(i, t) : true;
+  }
+
   void process(std::vector<std::shared_ptr<Job>>& jobs) {
     // Greedy generation of every waiting request in one batched call.
     std::vector<std::shared_ptr<Job>> greedy;
-    for (auto& j : jobs)
-      if (!j->inputs.empty() && j->sampling.temperature <= 0.0) greedy.push_back(j);
+    for (auto& j : jobs) {
+      if (j->inputs.empty() || j->sampling.temperature > 0.0) continue;
+      if (j->cancelled) drop(*j);
+      else greedy.push_back(j);
+    }
     if (!greedy.empty()) {
       try {
         std::vector<train::GenerationInput> all;
@@ -224,7 +273,7 @@ class Scheduler {
         }
         auto on_token = [&](size_t i, int32_t t) {
           const size_t k = std::upper_bound(first.begin(), first.end(), i) - first.begin() - 1;
-          return greedy[k]->on_token ? greedy[k]->on_token(i - first[k], t) : true;
+          return keep_going(*greedy[k], i - first[k], t);
         };
         auto outs = generate_sorted(all, greedy[0]->sampling, on_token);
         size_t k = 0;
@@ -239,10 +288,17 @@ class Scheduler {
     for (auto& j : jobs) {
       try {
         if (!j->inputs.empty() && j->sampling.temperature > 0.0) {
-          j->outputs = generate_sorted(j->inputs, j->sampling, j->on_token);
-          ++batches_;
+          if (j->cancelled) {
+            drop(*j);
+          } else {
+            Job& job = *j;
+            j->outputs = generate_sorted(j->inputs, j->sampling,
+                                         [&job](size_t i, int32_t t) { return keep_going(job, i, t); });
+            ++batches_;
+          }
         }
-        for (const auto& seq : j->score) j->scores.push_back(score(seq, j->top_k));
+        if (!j->cancelled)
+          for (const auto& seq : j->score) j->scores.push_back(score(seq, j->top_k));
       } catch (...) {
         j->error = std::current_exception();
       }
@@ -307,7 +363,7 @@ class Scheduler {
   std::condition_variable cv_, done_cv_;
   std::deque<std::shared_ptr<Job>> queue_;
   bool stopping_ = false;
-  std::atomic<int64_t> batches_{0}, max_batch_requests_{0}, cancelled_{0};
+  std::atomic<int64_t> batches_{0}, max_batch_requests_{0}, cancelled_{0}, active_{0};
   std::thread worker_;  // last: starts once everything above is ready
 };
 
@@ -449,6 +505,22 @@ class Server {
     return {{"tokens", tokens}, {"token_logprobs", lps}, {"top_logprobs", tops}, {"text_offset", offsets}};
   }
 
+  // For a non-streaming request: whether its client has hung up, asked while the request waits for
+  // the engine. cpp-httplib 0.11 gives a handler no socket, so the connection's socket is found by
+  // the addresses the Request holds, now, while the connection is surely open (a reset one no
+  // longer has a peer address). Null if it cannot be found: the request then runs to its end.
+  static std::function<bool()> hang_up_check(const httplib::Request& req) {
+    const int fd = find_connection_socket(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
+    if (fd < 0) return nullptr;
+    return [fd] { return peer_hung_up(fd); };
+  }
+
+  // The answer to a request whose client left while it waited (nginx's 499); nobody reads it,
+  // except a client that only shut down its sending side.
+  static ApiError client_left() {
+    return {499, "the client closed its connection; the request was cancelled", "invalid_request_error", ""};
+  }
+
   static const char* finish_name(train::FinishReason r) {
     return r == train::FinishReason::kLength || r == train::FinishReason::kCancelled ? "length" : "stop";
   }
@@ -526,7 +598,8 @@ class Server {
       stream_job(res, job, prompts.size(), chunk, first);
       return;
     }
-    if (!job->inputs.empty()) scheduler_->run(job);
+    const auto client_gone = job->inputs.empty() && logprobs < 0 ? nullptr : hang_up_check(req);
+    if (!job->inputs.empty() && !scheduler_->run(job, client_gone)) throw client_left();
     // Log-probabilities: one teacher-forced pass over prompt + completion.
     std::vector<TokenScores> scores;
     if (logprobs >= 0) {
@@ -537,7 +610,7 @@ class Server {
         if (max_tokens > 0) seq.insert(seq.end(), job->outputs[i].tokens.begin(), job->outputs[i].tokens.end());
         sj->score.push_back(seq);
       }
-      scheduler_->run(sj);
+      if (!scheduler_->run(sj, client_gone)) throw client_left();
       scores = std::move(sj->scores);
     }
     json choices = json::array();
@@ -648,7 +721,7 @@ class Server {
       stream_job(res, job, 1, chunk, {first});
       return;
     }
-    scheduler_->run(job);
+    if (!scheduler_->run(job, hang_up_check(req))) throw client_left();
     const auto& o = job->outputs[0];
     const int64_t pt = static_cast<int64_t>(prompt.size()), ct = static_cast<int64_t>(o.tokens.size());
     json usage = {{"prompt_tokens", pt}, {"completion_tokens", ct}, {"total_tokens", pt + ct}};

@@ -1,4 +1,4 @@
-// `packbench serve` on loopback: endpoints against the model run in-process, errors, concurrency, SIGTERM, the openai client, eval --model-url.
+// `packbench serve` on loopback: endpoints against the model run in-process, errors, concurrency, hang-ups, SIGTERM, the openai client, eval --model-url.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -15,6 +15,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -362,6 +363,190 @@ TEST_F(ServeCli, StreamingClientThatHangsUpIsCancelled) {
   EXPECT_EQ(cancelled, 1);
   auto [again, j] = call(s, "/v1/completions", &req);
   EXPECT_EQ(again, 200);
+  EXPECT_EQ(s.stop(), 0);
+}
+
+// A request written over a plain socket, left open: the test decides when its client hangs up.
+class RawRequest {
+ public:
+  RawRequest(int port, const std::string& path, const std::string& body) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      hang_up();
+      return;
+    }
+    send_request(path, body);
+  }
+  ~RawRequest() { hang_up(); }
+  bool connected() const { return fd_ >= 0; }
+  // Writes one more request on the same connection (keep-alive).
+  bool send_request(const std::string& path, const std::string& body) {
+    const std::string req = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    return fd_ >= 0 && send(fd_, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size());
+  }
+  // Reads one response with a Content-Length body: {status line and headers, body}.
+  std::pair<std::string, std::string> read_response() {
+    while (buf_.find("\r\n\r\n") == std::string::npos && fill()) {
+    }
+    const size_t end = buf_.find("\r\n\r\n");
+    if (end == std::string::npos) return {buf_, ""};
+    const std::string head = buf_.substr(0, end + 2);
+    std::smatch m;
+    size_t length = 0;
+    if (std::regex_search(head, m, std::regex("\r\nContent-Length: (\\d+)\r\n", std::regex::icase)))
+      length = std::stoul(m[1]);
+    while (buf_.size() < end + 4 + length && fill()) {
+    }
+    std::string body = buf_.substr(end + 4, length);
+    buf_.erase(0, std::min(buf_.size(), end + 4 + length));
+    return {head, body};
+  }
+  void hang_up() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  bool fill() {
+    char b[4096];
+    const ssize_t n = fd_ >= 0 ? recv(fd_, b, sizeof b, 0) : -1;
+    if (n <= 0) return false;
+    buf_.append(b, static_cast<size_t>(n));
+    return true;
+  }
+  int fd_ = -1;
+  std::string buf_;
+};
+
+// The server's engine counters, asked until `ok` holds or `seconds` pass; the last ones seen.
+json wait_for_engine(const ServerProcess& s, const std::function<bool(const json&)>& ok, double seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  json engine;
+  for (;;) {
+    auto [hs, h] = call(s, "/health");
+    if (hs == 200) engine = h["engine"];
+    if ((hs == 200 && ok(engine)) || std::chrono::steady_clock::now() > until) return engine;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+int64_t active(const json& engine) { return engine.value("active_requests", int64_t{-1}); }
+int64_t cancelled(const json& engine) { return engine.value("cancelled", int64_t{-1}); }
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+TEST_F(ServeCli, NonStreamingClientsThatHangUpAreCancelled) {
+  // The suite's checkpoint (seed 5) ends an alpaca chat reply after 3 tokens; this one (seed 7)
+  // generates to the end of its window, for chat as for plain completions, and its window of 8k
+  // positions makes a full generation take seconds.
+  auto config = pt::tiny_llama_config();
+  config.max_position_embeddings = 8192;
+  const fs::path ckpt = pt::save_tiny_checkpoint((*dir_ / "checkpoint_8k").string(), config, 7);
+  ServerProcess s(ckpt, *dir_ / "hangup_plain.log", "--chat-template alpaca");
+  ASSERT_GT(s.port(), 0) << s.read_log();
+  const json shortreq = {{"prompt", "The cat"}, {"max_tokens", 12}, {"temperature", 0}};
+  auto [s0, before] = call(s, "/v1/completions", &shortreq);
+  ASSERT_EQ(s0, 200) << before.dump();
+  // What a full 8000-token generation costs here: the bound a hang-up must beat by far.
+  const json longreq = {{"prompt", "The cat"}, {"max_tokens", 8000}, {"temperature", 0}};
+  const json longchat = {{"messages", json::array({{{"role", "user"}, {"content", "Say hi"}}})},
+                         {"temperature", 0}};  // max_tokens: the rest of the window
+  auto t0 = std::chrono::steady_clock::now();
+  auto [sf, full] = call(s, "/v1/completions", &longreq);
+  const double full_seconds = seconds_since(t0);
+  ASSERT_EQ(sf, 200) << full.dump();
+  ASSERT_EQ(full["choices"][0]["finish_reason"], "length") << "the tiny model stopped early; the test needs a long run";
+  ASSERT_EQ(cancelled(wait_for_engine(s, [](const json&) { return true; }, 0)), 0);
+
+  // A running completion whose client hangs up ends at its next token: the engine is idle again
+  // long before the generation could have finished, with one row counted cancelled.
+  {
+    RawRequest r(s.port(), "/v1/completions", longreq.dump());
+    ASSERT_TRUE(r.connected());
+    json running = wait_for_engine(s, [](const json& e) { return active(e) == 1; }, 10);
+    ASSERT_EQ(active(running), 1) << running.dump() << " full " << full_seconds << " s\n" << s.read_log();
+    t0 = std::chrono::steady_clock::now();
+    r.hang_up();
+  }
+  json e = wait_for_engine(s, [](const json& e) { return active(e) == 0; }, 10);
+  const double freed_after = seconds_since(t0);
+  EXPECT_EQ(active(e), 0) << e.dump();
+  EXPECT_EQ(cancelled(e), 1) << e.dump() << " (a full generation takes " << full_seconds << " s)";
+  EXPECT_LT(freed_after, std::max(1.0, full_seconds / 4)) << "a full generation takes " << full_seconds << " s";
+
+  // A running chat completion, with a completion queued behind it: the queued one's client hangs
+  // up first and its job leaves the queue without running; then the chat's client hangs up.
+  {
+    RawRequest chat(s.port(), "/v1/chat/completions", longchat.dump());
+    ASSERT_TRUE(chat.connected());
+    ASSERT_EQ(active(wait_for_engine(s, [](const json& e) { return active(e) == 1; }, 10)), 1);
+    RawRequest queued(s.port(), "/v1/completions", longreq.dump());
+    ASSERT_TRUE(queued.connected());
+    ASSERT_EQ(active(wait_for_engine(s, [](const json& e) { return active(e) == 2; }, 10)), 2);
+    queued.hang_up();
+    e = wait_for_engine(s, [](const json& e) { return active(e) == 1 && cancelled(e) == 2; }, 10);
+    EXPECT_EQ(active(e), 1) << e.dump();
+    EXPECT_EQ(cancelled(e), 2) << e.dump();
+    t0 = std::chrono::steady_clock::now();
+    chat.hang_up();
+    e = wait_for_engine(s, [](const json& e) { return active(e) == 0; }, 10);
+    EXPECT_EQ(active(e), 0) << e.dump();
+    EXPECT_EQ(cancelled(e), 3) << e.dump();
+    EXPECT_LT(seconds_since(t0), std::max(1.0, full_seconds / 4)) << "a full generation takes " << full_seconds << " s";
+  }
+
+  // The server goes on serving, with the same answer as before.
+  auto [s1, after] = call(s, "/v1/completions", &shortreq);
+  ASSERT_EQ(s1, 200) << after.dump();
+  EXPECT_EQ(after["choices"], before["choices"]);
+  EXPECT_EQ(s.stop(), 0);
+}
+
+TEST_F(ServeCli, NonStreamingResponsesKeepTheirFraming) {
+  // Clients that stay connected get what they always got: 200, a JSON body with its
+  // Content-Length (not chunked), and the connection kept alive for the next request.
+  ServerProcess s(*ckpt_, *dir_ / "framing.log", "--chat-template alpaca --model-name tiny");
+  ASSERT_GT(s.port(), 0) << s.read_log();
+  const json comp = {{"prompt", "The cat sat"}, {"max_tokens", 12}, {"temperature", 0}};
+  const json chat = {{"messages", json::array({{{"role", "user"}, {"content", "Say hi"}}})}, {"max_tokens", 6},
+                     {"temperature", 0}};
+  const json echo = {{"prompt", "Hello world"}, {"max_tokens", 0}, {"echo", true}, {"logprobs", 1}};
+  RawRequest r(s.port(), "/v1/completions", comp.dump());
+  ASSERT_TRUE(r.connected());
+  auto check = [&](const std::string& path, const json& req, std::pair<std::string, std::string> got) {
+    const auto& [head, body] = got;
+    EXPECT_EQ(head.substr(0, head.find("\r\n")), "HTTP/1.1 200 OK") << path;
+    EXPECT_THAT(head, HasSubstr("\r\nContent-Type: application/json\r\n")) << path;
+    EXPECT_THAT(head, HasSubstr("\r\nContent-Length: " + std::to_string(body.size()) + "\r\n")) << path;
+    EXPECT_THAT(head, ::testing::Not(HasSubstr("chunked"))) << path;
+    EXPECT_THAT(head, ::testing::Not(HasSubstr("Connection: close"))) << path;
+    // The same JSON as through httplib's client, but for the request id and the clock.
+    auto [st, want] = call(s, path, &req);
+    ASSERT_EQ(st, 200) << path;
+    json j = json::parse(body);
+    for (auto* k : {"id", "created"}) {
+      EXPECT_TRUE(j.contains(k)) << path;
+      j.erase(k);
+      want.erase(k);
+    }
+    EXPECT_EQ(j, want) << path;
+  };
+  check("/v1/completions", comp, r.read_response());
+  ASSERT_TRUE(r.send_request("/v1/chat/completions", chat.dump()));
+  check("/v1/chat/completions", chat, r.read_response());
+  ASSERT_TRUE(r.send_request("/v1/completions", echo.dump()));
+  check("/v1/completions", echo, r.read_response());
+  r.hang_up();  // else stopping waits out the server's keep-alive timeout (5 s)
+  const json engine = wait_for_engine(s, [](const json&) { return true; }, 0);
+  EXPECT_EQ(cancelled(engine), 0) << engine.dump();
+  EXPECT_EQ(active(engine), 0) << engine.dump();
   EXPECT_EQ(s.stop(), 0);
 }
 
