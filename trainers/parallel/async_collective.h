@@ -19,7 +19,8 @@ class AsyncCollective {
   AsyncCollective& operator=(AsyncCollective&&) noexcept;
   AsyncCollective(const AsyncCollective&) = delete;
   AsyncCollective& operator=(const AsyncCollective&) = delete;
-  // Waits (a failure is dropped: destruction cannot throw; call wait() to see it).
+  // Waits (a failure is dropped: destruction cannot throw; call wait() to see it), unless an
+  // exception is unwinding the stack.
   ~AsyncCollective();
 
   // Started and not yet waited on.

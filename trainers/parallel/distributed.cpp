@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
+#include <exception>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -341,6 +342,9 @@ AsyncCollective& AsyncCollective::operator=(AsyncCollective&& o) noexcept {
   return *this;
 }
 AsyncCollective::~AsyncCollective() {
+  // While an exception unwinds (a failed peer, say), waiting would only add another timeout; the
+  // c10d work keeps its tensors alive by itself.
+  if (std::uncaught_exceptions() > 0) return;
   try {
     wait();
   } catch (...) {

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <exception>
 #include <regex>
 #include <set>
 
@@ -100,15 +101,17 @@ ZeroShards::ZeroShards(std::vector<std::pair<std::string, torch::Tensor>> params
 }
 
 ZeroShards::~ZeroShards() {
-  // The collectives in flight still read and write this object's tensors: wait for them.
+  // The collectives in flight hold their tensors themselves; wait for them unless an exception
+  // (a failed peer, say) is unwinding, when waiting would only add another timeout.
+  if (std::uncaught_exceptions() > 0) return;
   try {
     finish_in_flight();
   } catch (...) {
   }
 }
 
-void ZeroShards::note(const std::string& event) {
-  if (trace_on_) trace_.push_back(event);
+void ZeroShards::note(const char* event, int n) {
+  if (trace_on_) trace_.push_back(fmt::format("{} {}", event, n));
 }
 
 int ZeroShards::unit_of_layer(int layer) const {
@@ -162,7 +165,7 @@ bool ZeroShards::in_flight(int u) const {
 }
 
 void ZeroShards::gather(int u) {
-  if (options_.stage != ZeroStage::kThree || gathered_[u]) return;
+  if (u < 0 || options_.stage != ZeroStage::kThree || gathered_[u]) return;
   torch::NoGradGuard ng;
   for (size_t k = 0; k < gathers_.size(); ++k) {
     if (gathers_[k].unit != u) continue;
@@ -172,12 +175,12 @@ void ZeroShards::gather(int u) {
     g.work.wait();
     ++stats_.gathers_ahead_used;
     if (finished) ++stats_.gathers_ahead_finished;
-    note(fmt::format("gather-wait {} {}", u, finished ? "finished" : "pending"));
+    note(finished ? "gather-wait-finished" : "gather-wait-pending", u);
     set_params_from_flat(u, g.flat);
     gathered_[u] = true;
     return;
   }
-  note(fmt::format("gather {}", u));
+  note("gather", u);
   set_params_from_flat(u, gathered_flat(u));
   gathered_[u] = true;
 }
@@ -191,21 +194,21 @@ void ZeroShards::prefetch(int u) {
   AsyncCollective work = all_gather_async(dist_, master_[u].to(device_), flat);
   gathers_.push_back(InFlightGather{u, flat, std::move(work)});
   ++stats_.gathers_ahead;
-  note(fmt::format("gather-ahead {}", u));
+  note("gather-ahead", u);
 }
 
 void ZeroShards::before_layer(int layer) {
   // The backward pass recomputes the last layer right after the forward's use of it, then goes
   // down one layer at a time; anything else is a forward pass.
   const bool backward = (!last_was_backward_ && layer == last_layer_) || (last_was_backward_ && layer == last_layer_ - 1);
-  note(fmt::format("layer-begin {}", layer));
+  note("layer-begin", layer);
   gather(unit_of_layer(layer));
   for (int k = 1; k <= options_.prefetch; ++k) prefetch(unit_of_layer(backward ? layer - k : layer + k));
 }
 
 void ZeroShards::after_layer(int layer) {
   release(unit_of_layer(layer));
-  note(fmt::format("layer-end {}", layer));
+  note("layer-end", layer);
   last_layer_ = layer;
   last_was_backward_ = backward_done_;
   backward_done_ = false;
@@ -224,11 +227,11 @@ void ZeroShards::release(int u) {
     gathers_.erase(gathers_.begin() + static_cast<std::ptrdiff_t>(k));
     g.work.wait();
     ++stats_.gathers_ahead_dropped;
-    note(fmt::format("gather-drop {}", u));
+    note("gather-drop", u);
     break;
   }
   if (!gathered_[u]) return;
-  note(fmt::format("release {}", u));
+  note("release", u);
   torch::NoGradGuard ng;
   for (int i : units_[u].params) {
     torch::Tensor& p = params_[i].second;
@@ -250,13 +253,13 @@ void ZeroShards::reduce_gradients(int u) {
     grads_pending_[u] = false;
     AsyncCollective work = reduce_scatter_sum_async(dist_, flat, out);
     ++stats_.reduces_deferred;
-    note(fmt::format("reduce-issue {}", u));
+    note("reduce-issue", u);
     InFlightReduce next{u, flat, out, std::move(work)};
     finish_reduces();
     reduces_.push_back(std::move(next));
     return;
   }
-  note(fmt::format("reduce {}", u));
+  note("reduce", u);
   dist_.reduce_scatter_sum(flat_of_grads(u), out);
   grad_shard_[u].add_(out.to(shard_device_));
   for (int i : unit.params) params_[i].second.mutable_grad() = torch::Tensor();
@@ -271,7 +274,7 @@ void ZeroShards::finish_reduces() {
     const bool finished = r.work.completed();
     r.work.wait();
     if (finished) ++stats_.reduces_finished;
-    note(fmt::format("reduce-wait {}", r.unit));
+    note("reduce-wait", r.unit);
     grad_shard_[r.unit].add_(r.out.to(shard_device_));
   }
 }
@@ -283,7 +286,7 @@ void ZeroShards::finish_in_flight() {
     gathers_.erase(gathers_.begin());
     g.work.wait();
     ++stats_.gathers_ahead_dropped;
-    note(fmt::format("gather-drop {}", g.unit));
+    note("gather-drop", g.unit);
   }
 }
 

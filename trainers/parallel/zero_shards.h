@@ -110,9 +110,11 @@ class ZeroShards {
   void after_layer_backward(int layer);
 
   const ZeroOverlapStats& overlap_stats() const { return stats_; }
-  // A log of the collectives and layer events, in order ("gather-ahead 2", "gather-wait 2 finished",
-  // "gather 1", "release 1", "reduce-issue 2", "reduce-wait 2", "reduce 2", "layer-begin 0",
-  // "layer-end 0"), kept while tracing is on (for tests).
+  // A log of the collectives (by unit) and layer events (by layer), in order: "gather-ahead U"
+  // (prefetch issued), "gather-wait-finished U" / "gather-wait-pending U" (a prefetched unit
+  // needed: its all-gather had / had not finished by then), "gather-drop U", "gather U" (gathered
+  // where needed), "release U", "reduce-issue U", "reduce-wait U", "reduce U" (waited where
+  // issued), "layer-begin L", "layer-end L"; kept while tracing is on (for tests).
   void set_trace(bool on) { trace_on_ = on; }
   const std::vector<std::string>& trace() const { return trace_; }
 
@@ -156,7 +158,7 @@ class ZeroShards {
   torch::Tensor gathered_flat(int u);          // every rank's master shard of u, all-gathered on the device
   void set_params_from_flat(int u, const torch::Tensor& flat);
   void finish_reduces();
-  void note(const std::string& event);
+  void note(const char* event, int n);
   struct InFlightGather {
     int unit;
     torch::Tensor flat;
