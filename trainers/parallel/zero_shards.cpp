@@ -67,6 +67,8 @@ ZeroShards::ZeroShards(std::vector<std::pair<std::string, torch::Tensor>> params
     throw Error("offload_params: parameters can be offloaded only with sharding zero3");
   if (params_.empty()) throw Error("ZeroShards: the model has no parameters");
   if (options_.prefetch < 0) throw Error(fmt::format("ZeroShards: prefetch {}: expected 0 or more units", options_.prefetch));
+  // One process has nothing to overlap (its collectives are copies): no buffers held ahead.
+  ahead_ = dist_.world_size() > 1 ? options_.prefetch : 0;
   device_ = params_.front().second.device();
   const bool on_cpu = options_.offload_optimizer || options_.offload_params;
   shard_device_ = on_cpu ? torch::Device(torch::kCPU) : device_;
@@ -186,8 +188,8 @@ void ZeroShards::gather(int u) {
 }
 
 void ZeroShards::prefetch(int u) {
-  if (u < 0 || options_.stage != ZeroStage::kThree || options_.prefetch <= 0 || gathered_[u] || in_flight(u) ||
-      static_cast<int>(gathers_.size()) >= options_.prefetch)
+  if (u < 0 || options_.stage != ZeroStage::kThree || ahead_ <= 0 || gathered_[u] || in_flight(u) ||
+      static_cast<int>(gathers_.size()) >= ahead_)
     return;
   torch::NoGradGuard ng;
   torch::Tensor flat = torch::empty({units_[u].shard * dist_.world_size()}, master_[u].options().device(device_));
@@ -203,7 +205,7 @@ void ZeroShards::before_layer(int layer) {
   const bool backward = (!last_was_backward_ && layer == last_layer_) || (last_was_backward_ && layer == last_layer_ - 1);
   note("layer-begin", layer);
   gather(unit_of_layer(layer));
-  for (int k = 1; k <= options_.prefetch; ++k) prefetch(unit_of_layer(backward ? layer - k : layer + k));
+  for (int k = 1; k <= ahead_; ++k) prefetch(unit_of_layer(backward ? layer - k : layer + k));
 }
 
 void ZeroShards::after_layer(int layer) {
@@ -245,7 +247,7 @@ void ZeroShards::reduce_gradients(int u) {
   torch::NoGradGuard ng;
   const ZeroUnit& unit = units_[u];
   torch::Tensor out = torch::empty({unit.shard}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
-  if (options_.prefetch > 0) {
+  if (ahead_ > 0) {
     // Left in flight: it travels while the previous layer's backward runs. The one issued before
     // it is waited on now (after this one is issued, so the link stays busy).
     torch::Tensor flat = flat_of_grads(u);

@@ -29,7 +29,7 @@ struct ZeroOptions {
   // layer runs, the all-gather of the next layer in the pass's order (i+1 in forward, i-1 in
   // backward) is in flight, at most `prefetch` units ahead. zero2/3: a unit's gradient
   // reduce-scatter stays in flight until the next unit's is issued or the gradients are read.
-  // 0: every collective is waited on where it is issued.
+  // 0: every collective is waited on where it is issued (so is everything with one process).
   int prefetch = 1;
 };
 
@@ -169,6 +169,7 @@ class ZeroShards {
     torch::Tensor flat, out;
     AsyncCollective work;
   };
+  int ahead_ = 0;                         // options_.prefetch, 0 for one process
   std::vector<InFlightGather> gathers_;  // oldest first
   std::vector<InFlightReduce> reduces_;  // oldest first
   ZeroOverlapStats stats_;
