@@ -159,6 +159,7 @@ const std::map<std::string, Setter>& setters() {
     choice("sharding", &TrainConfig::sharding, {"none", "zero1", "zero2", "zero3"});
     choice("offload_optimizer", &TrainConfig::offload_optimizer, {"none", "cpu"});
     choice("offload_params", &TrainConfig::offload_params, {"none", "cpu"});
+    bln("zero_prefetch", &TrainConfig::zero_prefetch);
     str("deepspeed", &TrainConfig::deepspeed);
     return t;
   }();
@@ -326,7 +327,7 @@ nlohmann::json TrainConfig::to_json() const {
       {"save_dtype", save_dtype},
       {"num_threads", num_threads}, {"ddp_timeout", ddp_timeout},
       {"ddp_bucket_size_mb", ddp_bucket_size_mb}, {"sharding", sharding},
-      {"offload_optimizer", offload_optimizer}, {"offload_params", offload_params}, {"deepspeed", deepspeed}};
+      {"offload_optimizer", offload_optimizer}, {"offload_params", offload_params}, {"zero_prefetch", zero_prefetch}, {"deepspeed", deepspeed}};
 }
 
 std::string TrainConfig::to_yaml() const {

@@ -59,6 +59,9 @@ struct TrainConfig {
   std::string sharding = "none";
   std::string offload_optimizer = "none";
   std::string offload_params = "none";  // zero3 only
+  // Overlap communication with compute when sharded: zero3 prefetches the next layer's all-gather,
+  // zero2/3 leave each layer's gradient reduce-scatter in flight during the next backward.
+  bool zero_prefetch = true;
   std::string deepspeed;  // a DeepSpeed JSON config (LLaMA-Factory's `deepspeed:`), mapped onto the three above
 
   nlohmann::json to_json() const;

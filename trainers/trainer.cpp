@@ -83,17 +83,18 @@ bool decays(const std::string& name) {
   return !(name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0) && name.find("norm") == std::string::npos;
 }
 
-// The model's decoder-layer hooks, for zero3: gather a layer's parameters before its use, free
-// them after, and hand its gradients to their owners as soon as its backward is done.
+// The model's decoder-layer hooks, for zero3: gather a layer's parameters before its use (and
+// start the next layer's gather), free them after, and hand its gradients to their owners as soon
+// as its backward is done.
 class ZeroLayerHooks : public LayerParamHooks {
  public:
   explicit ZeroLayerHooks(ZeroShards& z) : z_(z) {}
   void before(int layer) override {
-    peak_between_layers_ = std::max(peak_between_layers_, z_.bytes().params);
-    z_.gather(z_.unit_of_layer(layer));
+    peak_between_layers_ = std::max(peak_between_layers_, z_.bytes().params);  // with a gather in flight
+    z_.before_layer(layer);
   }
-  void after(int layer) override { z_.release(z_.unit_of_layer(layer)); }
-  void after_backward(int layer) override { z_.reduce_gradients(z_.unit_of_layer(layer)); }
+  void after(int layer) override { z_.after_layer(layer); }
+  void after_backward(int layer) override { z_.after_layer_backward(layer); }
   int64_t peak_between_layers() const { return peak_between_layers_; }
 
  private:
@@ -161,6 +162,7 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
     zo.stage = stage;
     zo.offload_optimizer = cfg.offload_optimizer == "cpu";
     zo.offload_params = cfg.offload_params == "cpu";
+    zo.prefetch = cfg.zero_prefetch ? 1 : 0;
     zero = std::make_unique<ZeroShards>(params, dist, zo);
     std::vector<bool> decay_flags;
     for (auto& [name, p] : params) decay_flags.push_back(decays(name));
@@ -586,6 +588,17 @@ TrainOutcome run_training(const TrainConfig& cfg, CausalLM& model, const TrainDa
     results["optimizer_state_bytes_per_rank"] = per[2];
     results["peak_memory_bytes_per_rank"] = per[3];
     results["peak_memory_kind"] = device.is_cuda() ? "cuda_max_allocated" : "max_rss";
+    if (zero) {
+      // This rank's (rank 0's in the file) count of what the overlap did.
+      const ZeroOverlapStats& os = zero->overlap_stats();
+      results["zero_prefetch"] = cfg.zero_prefetch;
+      results["zero_overlap"] = {{"gathers_ahead", os.gathers_ahead},
+                                 {"gathers_ahead_used", os.gathers_ahead_used},
+                                 {"gathers_ahead_finished", os.gathers_ahead_finished},
+                                 {"gathers_ahead_dropped", os.gathers_ahead_dropped},
+                                 {"reduces_deferred", os.reduces_deferred},
+                                 {"reduces_finished", os.reduces_finished}};
+    }
   }
   if (device.is_cpu()) {
     results["blas_kernels"] = blas_kernels_description();

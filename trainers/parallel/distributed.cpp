@@ -4,8 +4,13 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
 
 #include "core/error.h"
+#include "trainers/parallel/async_collective.h"
 
 #include <torch/version.h>
 
@@ -18,6 +23,12 @@
 #if PACKBENCH_HAVE_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
+#endif
+#if PACKBENCH_HAVE_CUDA
+#include <ATen/cuda/CUDAEvent.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 #endif
 
 namespace packbench::train {
@@ -71,6 +82,43 @@ struct Distributed::Impl {
 #endif
 };
 
+namespace {
+
+// The asynchronous collectives (async_collective.h) reach a Distributed's process group through
+// this table (filled while the group exists), so distributed.h, included by most of the trainer,
+// need not change.
+struct AsyncGroup {
+#if PACKBENCH_HAVE_C10D
+  c10::intrusive_ptr<GroupBase> pg;
+#endif
+  int rank = 0, world_size = 1;
+  torch::Device device = torch::kCPU;
+#if PACKBENCH_HAVE_CUDA
+  std::optional<c10::cuda::CUDAStream> side;  // the asynchronous collectives' stream (CUDA devices)
+#endif
+};
+std::mutex g_groups_mu;
+std::unordered_map<const Distributed*, std::shared_ptr<AsyncGroup>>& groups() {
+  static std::unordered_map<const Distributed*, std::shared_ptr<AsyncGroup>> m;
+  return m;
+}
+
+std::shared_ptr<AsyncGroup> group_of(const Distributed& d) {
+  std::lock_guard<std::mutex> lock(g_groups_mu);
+  const auto it = groups().find(&d);
+  return it == groups().end() ? nullptr : it->second;
+}
+
+Error collective_error(int rank, int world, const char* what, const std::exception& e) {
+  std::string m = e.what();
+  if (const auto nl = m.find("\nException raised from"); nl != std::string::npos) m.resize(nl);
+  return Error(fmt::format("rank {}: {} across {} processes failed (a peer process died, hung or "
+                           "was killed?): {}",
+                           rank, what, world, m));
+}
+
+}  // namespace
+
 Distributed::Distributed(const DistEnv& env, torch::Device device, std::chrono::milliseconds timeout,
                          bool group_when_alone)
     : env_(env), device_(device), impl_(std::make_unique<Impl>()) {
@@ -113,12 +161,27 @@ Distributed::Distributed(const DistEnv& env, torch::Device device, std::chrono::
     throw Error(fmt::format("rank {}: cannot create the process group: {}", env_.rank, e.what()));
   }
   grouped_ = true;
+  {
+    auto g = std::make_shared<AsyncGroup>();
+    g->pg = impl_->pg;
+    g->rank = env_.rank;
+    g->world_size = env_.world_size;
+    g->device = device_;
+#if PACKBENCH_HAVE_CUDA
+    if (device_.is_cuda()) g->side = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device_.index());
+#endif
+    std::lock_guard<std::mutex> lock(g_groups_mu);
+    groups()[this] = std::move(g);
+  }
 #else
   throw Error(fmt::format("WORLD_SIZE={} but this packbench was built without c10d", env_.world_size));
 #endif
 }
 
-Distributed::~Distributed() = default;
+Distributed::~Distributed() {
+  std::lock_guard<std::mutex> lock(g_groups_mu);
+  groups().erase(this);
+}
 
 void Distributed::run(const char* what, const std::function<void()>& f) {
   try {
@@ -126,11 +189,7 @@ void Distributed::run(const char* what, const std::function<void()>& f) {
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
-    std::string m = e.what();
-    if (const auto nl = m.find("\nException raised from"); nl != std::string::npos) m.resize(nl);
-    throw Error(fmt::format("rank {}: {} across {} processes failed (a peer process died, hung or "
-                            "was killed?): {}",
-                            env_.rank, what, env_.world_size, m));
+    throw collective_error(env_.rank, env_.world_size, what, e);
   }
 }
 
@@ -248,6 +307,196 @@ void Distributed::barrier() {
 #if PACKBENCH_HAVE_C10D
   run("barrier", [&] { impl_->pg->barrier()->wait(); });
 #endif
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Asynchronous collectives (async_collective.h)
+
+struct AsyncCollective::State {
+  const char* what = "";
+  int rank = 0, world_size = 1;
+#if PACKBENCH_HAVE_C10D
+  c10::intrusive_ptr<c10d::Work> work;
+#endif
+  std::vector<torch::Tensor> keep;  // what the collective reads and writes, alive until wait()
+  torch::Tensor output;             // what the caller reads after wait()
+  std::function<void()> finish;     // after the work is done, on the waiting thread
+#if PACKBENCH_HAVE_CUDA
+  std::optional<at::cuda::CUDAEvent> done;  // recorded on the side stream after the collective
+#endif
+  bool waited = false;
+};
+
+AsyncCollective::AsyncCollective() = default;
+AsyncCollective::AsyncCollective(std::unique_ptr<State> s) : s_(std::move(s)) {}
+AsyncCollective::AsyncCollective(AsyncCollective&&) noexcept = default;
+AsyncCollective& AsyncCollective::operator=(AsyncCollective&& o) noexcept {
+  if (this != &o) {
+    try {
+      wait();
+    } catch (...) {
+    }
+    s_ = std::move(o.s_);
+  }
+  return *this;
+}
+AsyncCollective::~AsyncCollective() {
+  // While an exception unwinds (a failed peer, say), waiting would only add another timeout; the
+  // c10d work keeps its tensors alive by itself.
+  if (std::uncaught_exceptions() > 0) return;
+  try {
+    wait();
+  } catch (...) {
+  }
+}
+
+bool AsyncCollective::pending() const { return s_ && !s_->waited; }
+
+bool AsyncCollective::completed() const {
+  if (!pending()) return true;
+#if PACKBENCH_HAVE_CUDA
+  if (s_->done) return s_->done->query();
+#endif
+#if PACKBENCH_HAVE_C10D
+  if (s_->work) return s_->work->isCompleted();
+#endif
+  return true;
+}
+
+void AsyncCollective::wait() {
+  if (!pending()) return;
+  s_->waited = true;
+  try {
+    bool on_side = false;
+#if PACKBENCH_HAVE_CUDA
+    if (s_->done) {
+      // The current (compute) stream waits for the side stream; the output's block is recorded on
+      // it, so the caching allocator keeps it until the compute stream's use of it is done.
+      const auto current = c10::cuda::getCurrentCUDAStream(s_->output.device().index());
+      s_->done->block(current);
+      c10::cuda::CUDACachingAllocator::recordStream(s_->output.storage().data_ptr(), current);
+      on_side = true;
+    }
+#endif
+#if PACKBENCH_HAVE_C10D
+    // Gloo: blocks until its worker thread has run the collective (and rethrows its failure).
+    if (s_->work && !on_side) s_->work->wait();
+#endif
+    (void)on_side;
+    if (s_->finish) s_->finish();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw collective_error(s_->rank, s_->world_size, s_->what, e);
+  }
+  s_->keep.clear();
+  s_->finish = nullptr;
+}
+
+namespace {
+
+std::unique_ptr<AsyncCollective::State> new_state(const Distributed& dist, const char* what) {
+  auto s = std::make_unique<AsyncCollective::State>();
+  s->what = what;
+  s->rank = dist.rank();
+  s->world_size = dist.world_size();
+  return s;
+}
+
+#if PACKBENCH_HAVE_CUDA && PACKBENCH_HAVE_C10D
+// Starts a collective on the group's side stream: the side stream first waits for the work
+// queued so far on the current stream (which produced the inputs); the tensors are recorded on
+// the side stream; `done` marks the collective's end there.
+template <typename Start>
+void start_on_side_stream(AsyncGroup& g, AsyncCollective::State& s, Start&& start) {
+  const auto current = c10::cuda::getCurrentCUDAStream(g.device.index());
+  at::cuda::CUDAEvent ready;
+  ready.record(current);
+  ready.block(*g.side);
+  c10::cuda::CUDAStreamGuard guard(*g.side);
+  for (const auto& t : s.keep) c10::cuda::CUDACachingAllocator::recordStream(t.storage().data_ptr(), *g.side);
+  s.work = start();
+  s.work->wait();  // NCCL: the side stream (current here) waits for NCCL's stream; the host does not block
+  s.done.emplace();
+  s.done->record(*g.side);
+}
+#endif
+
+}  // namespace
+
+AsyncCollective all_gather_async(Distributed& dist, const torch::Tensor& part, const torch::Tensor& flat) {
+  const int64_t n = part.numel();
+  if (flat.numel() != n * dist.world_size())
+    throw Error(fmt::format("all-gather: {} elements for {} ranks of {}", flat.numel(), dist.world_size(), n));
+  auto s = new_state(dist, "parameter all-gather");
+  s->output = flat;
+  const std::shared_ptr<AsyncGroup> g = group_of(dist);
+  if (!g) {
+    flat.copy_(part.reshape({-1}));
+    s->waited = true;
+    return AsyncCollective(std::move(s));
+  }
+#if PACKBENCH_HAVE_C10D
+  try {
+    torch::Tensor in = part.reshape({-1}).contiguous();
+    torch::Tensor out = flat;
+    s->keep = {in, out};
+    if (g->device.is_cuda()) {
+#if PACKBENCH_HAVE_CUDA
+      start_on_side_stream(*g, *s, [&] { return g->pg->_allgather_base(out, in); });
+#endif
+    } else {
+      std::vector<std::vector<torch::Tensor>> outputs(1);
+      for (int r = 0; r < dist.world_size(); ++r) outputs[0].push_back(out.narrow(0, n * r, n));
+      std::vector<torch::Tensor> inputs{in};
+      s->work = g->pg->allgather(outputs, inputs);
+    }
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw collective_error(dist.rank(), dist.world_size(), "parameter all-gather", e);
+  }
+#endif
+  return AsyncCollective(std::move(s));
+}
+
+AsyncCollective reduce_scatter_sum_async(Distributed& dist, const torch::Tensor& flat, const torch::Tensor& out) {
+  const int64_t n = out.numel();
+  if (flat.numel() != n * dist.world_size())
+    throw Error(fmt::format("reduce-scatter: {} elements for {} ranks of {}", flat.numel(), dist.world_size(), n));
+  auto s = new_state(dist, "gradient reduce-scatter");
+  s->output = out;
+  const std::shared_ptr<AsyncGroup> g = group_of(dist);
+  if (!g) {
+    torch::Tensor o = out;
+    o.copy_(flat.view_as(out));
+    s->waited = true;
+    return AsyncCollective(std::move(s));
+  }
+#if PACKBENCH_HAVE_C10D
+  try {
+    torch::Tensor in = flat.contiguous();
+    torch::Tensor o = out;
+    s->keep = {in, o};
+    if (g->device.is_cuda()) {
+#if PACKBENCH_HAVE_CUDA
+      start_on_side_stream(*g, *s, [&] { return g->pg->_reduce_scatter_base(o, in); });
+#endif
+    } else {
+      // As reduce_scatter_sum: Gloo sums the whole buffer (in place); this rank keeps its part.
+      std::vector<torch::Tensor> one{in};
+      s->work = g->pg->allreduce(one);
+      const int64_t off = n * dist.rank();
+      s->finish = [in, o, off, n]() mutable { o.copy_(in.narrow(0, off, n).view_as(o)); };
+    }
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw collective_error(dist.rank(), dist.world_size(), "gradient reduce-scatter", e);
+  }
+#endif
+  return AsyncCollective(std::move(s));
 }
 
 }  // namespace packbench::train

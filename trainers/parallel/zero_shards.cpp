@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <exception>
 #include <regex>
 #include <set>
 
@@ -65,6 +66,9 @@ ZeroShards::ZeroShards(std::vector<std::pair<std::string, torch::Tensor>> params
   if (options_.offload_params && options_.stage != ZeroStage::kThree)
     throw Error("offload_params: parameters can be offloaded only with sharding zero3");
   if (params_.empty()) throw Error("ZeroShards: the model has no parameters");
+  if (options_.prefetch < 0) throw Error(fmt::format("ZeroShards: prefetch {}: expected 0 or more units", options_.prefetch));
+  // One process has nothing to overlap (its collectives are copies): no buffers held ahead.
+  ahead_ = dist_.world_size() > 1 ? options_.prefetch : 0;
   device_ = params_.front().second.device();
   const bool on_cpu = options_.offload_optimizer || options_.offload_params;
   shard_device_ = on_cpu ? torch::Device(torch::kCPU) : device_;
@@ -96,6 +100,20 @@ ZeroShards::ZeroShards(std::vector<std::pair<std::string, torch::Tensor>> params
   grads_pending_.assign(units_.size(), false);
   if (options_.stage == ZeroStage::kThree)
     for (size_t u = 0; u < units_.size(); ++u) release(static_cast<int>(u));
+}
+
+ZeroShards::~ZeroShards() {
+  // The collectives in flight hold their tensors themselves; wait for them unless an exception
+  // (a failed peer, say) is unwinding, when waiting would only add another timeout.
+  if (std::uncaught_exceptions() > 0) return;
+  try {
+    finish_in_flight();
+  } catch (...) {
+  }
+}
+
+void ZeroShards::note(const char* event, int n) {
+  if (trace_on_) trace_.push_back(fmt::format("{} {}", event, n));
 }
 
 int ZeroShards::unit_of_layer(int layer) const {
@@ -142,15 +160,80 @@ torch::Tensor ZeroShards::gathered_flat(int u) {
   return flat;
 }
 
+bool ZeroShards::in_flight(int u) const {
+  for (const auto& g : gathers_)
+    if (g.unit == u) return true;
+  return false;
+}
+
 void ZeroShards::gather(int u) {
-  if (options_.stage != ZeroStage::kThree || gathered_[u]) return;
+  if (u < 0 || options_.stage != ZeroStage::kThree || gathered_[u]) return;
   torch::NoGradGuard ng;
+  for (size_t k = 0; k < gathers_.size(); ++k) {
+    if (gathers_[k].unit != u) continue;
+    InFlightGather g = std::move(gathers_[k]);
+    gathers_.erase(gathers_.begin() + static_cast<std::ptrdiff_t>(k));
+    const bool finished = g.work.completed();
+    g.work.wait();
+    ++stats_.gathers_ahead_used;
+    if (finished) ++stats_.gathers_ahead_finished;
+    note(finished ? "gather-wait-finished" : "gather-wait-pending", u);
+    set_params_from_flat(u, g.flat);
+    gathered_[u] = true;
+    return;
+  }
+  note("gather", u);
   set_params_from_flat(u, gathered_flat(u));
   gathered_[u] = true;
 }
 
+void ZeroShards::prefetch(int u) {
+  if (u < 0 || options_.stage != ZeroStage::kThree || ahead_ <= 0 || gathered_[u] || in_flight(u) ||
+      static_cast<int>(gathers_.size()) >= ahead_)
+    return;
+  torch::NoGradGuard ng;
+  torch::Tensor flat = torch::empty({units_[u].shard * dist_.world_size()}, master_[u].options().device(device_));
+  AsyncCollective work = all_gather_async(dist_, master_[u].to(device_), flat);
+  gathers_.push_back(InFlightGather{u, flat, std::move(work)});
+  ++stats_.gathers_ahead;
+  note("gather-ahead", u);
+}
+
+void ZeroShards::before_layer(int layer) {
+  // The backward pass recomputes the last layer right after the forward's use of it, then goes
+  // down one layer at a time; anything else is a forward pass.
+  const bool backward = (!last_was_backward_ && layer == last_layer_) || (last_was_backward_ && layer == last_layer_ - 1);
+  note("layer-begin", layer);
+  gather(unit_of_layer(layer));
+  for (int k = 1; k <= ahead_; ++k) prefetch(unit_of_layer(backward ? layer - k : layer + k));
+}
+
+void ZeroShards::after_layer(int layer) {
+  release(unit_of_layer(layer));
+  note("layer-end", layer);
+  last_layer_ = layer;
+  last_was_backward_ = backward_done_;
+  backward_done_ = false;
+}
+
+void ZeroShards::after_layer_backward(int layer) {
+  reduce_gradients(unit_of_layer(layer));
+  backward_done_ = true;
+}
+
 void ZeroShards::release(int u) {
-  if (options_.stage != ZeroStage::kThree || !gathered_[u]) return;
+  if (u < 0 || options_.stage != ZeroStage::kThree) return;
+  for (size_t k = 0; k < gathers_.size(); ++k) {
+    if (gathers_[k].unit != u) continue;
+    InFlightGather g = std::move(gathers_[k]);
+    gathers_.erase(gathers_.begin() + static_cast<std::ptrdiff_t>(k));
+    g.work.wait();
+    ++stats_.gathers_ahead_dropped;
+    note("gather-drop", u);
+    break;
+  }
+  if (!gathered_[u]) return;
+  note("release", u);
   torch::NoGradGuard ng;
   for (int i : units_[u].params) {
     torch::Tensor& p = params_[i].second;
@@ -160,13 +243,58 @@ void ZeroShards::release(int u) {
 }
 
 void ZeroShards::reduce_gradients(int u) {
+  if (u < 0) return;
   torch::NoGradGuard ng;
   const ZeroUnit& unit = units_[u];
   torch::Tensor out = torch::empty({unit.shard}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
+  if (ahead_ > 0) {
+    // Left in flight: it travels while the previous layer's backward runs. The one issued before
+    // it is waited on now (after this one is issued, so the link stays busy).
+    torch::Tensor flat = flat_of_grads(u);
+    for (int i : unit.params) params_[i].second.mutable_grad() = torch::Tensor();
+    grads_pending_[u] = false;
+    AsyncCollective work = reduce_scatter_sum_async(dist_, flat, out);
+    ++stats_.reduces_deferred;
+    note("reduce-issue", u);
+    InFlightReduce next{u, flat, out, std::move(work)};
+    finish_reduces();
+    reduces_.push_back(std::move(next));
+    return;
+  }
+  note("reduce", u);
   dist_.reduce_scatter_sum(flat_of_grads(u), out);
   grad_shard_[u].add_(out.to(shard_device_));
   for (int i : unit.params) params_[i].second.mutable_grad() = torch::Tensor();
   grads_pending_[u] = false;
+}
+
+void ZeroShards::finish_reduces() {
+  torch::NoGradGuard ng;
+  while (!reduces_.empty()) {
+    InFlightReduce r = std::move(reduces_.front());
+    reduces_.erase(reduces_.begin());
+    const bool finished = r.work.completed();
+    r.work.wait();
+    if (finished) ++stats_.reduces_finished;
+    note("reduce-wait", r.unit);
+    grad_shard_[r.unit].add_(r.out.to(shard_device_));
+  }
+}
+
+void ZeroShards::finish_in_flight() {
+  finish_reduces();
+  while (!gathers_.empty()) {
+    InFlightGather g = std::move(gathers_.front());
+    gathers_.erase(gathers_.begin());
+    g.work.wait();
+    ++stats_.gathers_ahead_dropped;
+    note("gather-drop", g.unit);
+  }
+}
+
+torch::Tensor& ZeroShards::grad_shard(int u) {
+  finish_reduces();
+  return grad_shard_[u];
 }
 
 void ZeroShards::begin_gradient_round() { grads_pending_.assign(units_.size(), true); }
@@ -177,12 +305,14 @@ void ZeroShards::reduce_remaining_gradients() {
 }
 
 double ZeroShards::grad_global_norm() {
+  finish_in_flight();
   double sq = 0.0;
   for (const auto& g : grad_shard_) sq += g.to(torch::kDouble).pow(2).sum().item<double>();
   return std::sqrt(dist_.all_reduce_sum({sq})[0]);
 }
 
 void ZeroShards::publish() {
+  finish_in_flight();  // a gather in flight reads the master shards this step changed
   torch::NoGradGuard ng;
   for (size_t u = 0; u < units_.size(); ++u) {
     grad_shard_[u].zero_();
@@ -204,8 +334,15 @@ ZeroBytes ZeroShards::bytes() const {
     params.push_back(p);
     grads.push_back(p.grad());
   }
+  for (const auto& g : gathers_) params.push_back(g.flat);
   b.params = storage_bytes(params);
   b.grads = storage_bytes(grads);
+  std::vector<torch::Tensor> reducing;
+  for (const auto& r : reduces_) {
+    reducing.push_back(r.flat);
+    reducing.push_back(r.out);
+  }
+  b.reducing = storage_bytes(reducing);
   for (size_t u = 0; u < units_.size(); ++u) {
     const int64_t m = master_[u].numel() * master_[u].element_size();
     if (options_.stage == ZeroStage::kThree) b.params += m;
@@ -218,6 +355,7 @@ ZeroBytes ZeroShards::bytes() const {
 void ZeroShards::load_state_tensors(const std::vector<torch::Tensor>& t, const std::string& where) {
   if (t.size() != master_.size())
     throw Error(fmt::format("{}: {} shards, this run has {} units", where, t.size(), master_.size()));
+  finish_in_flight();
   torch::NoGradGuard ng;
   for (size_t u = 0; u < master_.size(); ++u) {
     if (t[u].sizes() != master_[u].sizes())
@@ -230,6 +368,7 @@ void ZeroShards::load_state_tensors(const std::vector<torch::Tensor>& t, const s
 
 void ZeroShards::begin_consolidated() {
   if (options_.stage != ZeroStage::kThree || consolidated_) return;
+  finish_in_flight();
   torch::NoGradGuard ng;
   for (size_t u = 0; u < units_.size(); ++u) {
     release(static_cast<int>(u));
@@ -240,6 +379,7 @@ void ZeroShards::begin_consolidated() {
 
 void ZeroShards::end_consolidated() {
   if (!consolidated_) return;
+  finish_in_flight();
   torch::NoGradGuard ng;
   for (size_t u = 0; u < units_.size(); ++u) {
     for (int i : units_[u].params) {
