@@ -12,8 +12,10 @@ endfunction()
 # pb_module_tests(LIBS...): every test_*.cpp in the current folder becomes one GoogleTest
 # program, named after its folder below tests/ (tests/evals/ifeval/test_x.cpp -> target
 # evals_ifeval_test_x, test names "evals.ifeval.Suite.Case"). The file name picks the CTest label:
-#   test_slow_*.cpp -> slow, test_real_*.cpp -> real-data, test_gpu_*.cpp -> gpu (needs a CUDA
-#   device, skips without one), any other test_*.cpp -> fast.
+#   test_slow_*.cpp -> slow, test_real_*.cpp -> real-data, test_slow_real_*.cpp -> slow-real-data
+#   (matched by both -L slow and -L real-data: left out of `make test`, run by `make test-slow`
+#   and `make test-real`), test_gpu_*.cpp -> gpu (needs a
+#   CUDA device, skips without one), any other test_*.cpp -> fast.
 # Names listed in PB_TORCH_ONLY_TESTS are skipped when PACKBENCH_WITH_TORCH is OFF.
 function(pb_module_tests)
   file(GLOB _tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/test_*.cpp)
@@ -26,7 +28,12 @@ function(pb_module_tests)
     string(REPLACE "/" "_" _dir_target "${_rel}")
     string(REPLACE "/" "." _dir "${_rel}")
     set(_target ${_dir_target}_${_name})
-    if(_name MATCHES "^test_slow_")
+    if(_name MATCHES "^test_slow_real_")
+      # One label both selections match: CTest's -L/-LE take a regular expression, and a list
+      # of labels cannot pass through gtest_discover_tests' PROPERTIES.
+      set(_label slow-real-data)
+      set(_timeout 3600)
+    elseif(_name MATCHES "^test_slow_")
       set(_label slow)
       set(_timeout 1800)
     elseif(_name MATCHES "^test_gpu_")
