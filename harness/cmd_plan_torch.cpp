@@ -205,6 +205,7 @@ void run_plan(const PlanOptions& o) {
     const int64_t accum = tv.get_int("gradient_accumulation_steps", 1);
     const int64_t bucket_mb = tv.get_int("ddp_bucket_size_mb", 25);
     const bool bf16 = tv.get_bool("bf16").value_or(false);
+    const bool prefetch = tv.get_bool("zero_prefetch").value_or(true);  // the trainer's default
     bool gc = true;
     std::string gc_why = "not set: LLaMA-Factory's default, which the paper ran with";
     if (auto g = tv.get_bool("gradient_checkpointing")) {
@@ -262,6 +263,7 @@ void run_plan(const PlanOptions& o) {
       in.bf16 = bf16;
       in.device = "cuda";
       in.ddp_bucket_size_mb = bucket_mb;
+      in.zero_prefetch = prefetch;
       in.gradient_checkpointing = true;
       r.with_gc = train::plan_memory(in);
       in.gradient_checkpointing = false;

@@ -125,13 +125,18 @@ MemoryPlan plan_memory(const MemoryPlanInput& in) {
   }
 
   // Transient buffers on the device.
+  const int64_t layers_alive = in.zero_prefetch ? 2 : 1;  // the layer at work, plus the one in flight
   if (z3) {
-    add("gathered_params", "transient", 4 * (pad(lp) + pad(embed) + pad(head)), 0,
-        "4 B x (pad(L_u) + pad(E)) (one gathered layer at a time + the embedding and head for the micro-batch)");
+    add("gathered_params", "transient", 4 * (layers_alive * pad(lp) + pad(embed) + pad(head)), 0,
+        in.zero_prefetch
+            ? "4 B x (2 pad(L_u) + pad(E)) (the gathered layer and the next one, prefetched, + the embedding and head)"
+            : "4 B x (pad(L_u) + pad(E)) (one gathered layer at a time + the embedding and head for the micro-batch)");
   }
   if (z3 || (z == "zero2" && gc)) {
-    add("grad_unreduced", "transient", 4 * (lp + E), 0,
-        "4 B x (L_u + E) (one layer's full gradient at a time + the embedding's and head's)");
+    add("grad_unreduced", "transient", 4 * (layers_alive * lp + E), 0,
+        in.zero_prefetch
+            ? "4 B x (2 L_u + E) (one layer's full gradient, the previous one's still being reduced, + the embedding's and head's)"
+            : "4 B x (L_u + E) (one layer's full gradient at a time + the embedding's and head's)");
   } else if (z == "zero2") {
     add("grad_unreduced", "transient", 4 * P, 0, "4 B x P (the whole model's gradient until the backward ends)");
   }

@@ -98,6 +98,10 @@ struct MemoryPlanInput {
   int64_t seq_len = 4096;     // cutoff_len: every row is planned at full length
   bool bf16 = true;           // bf16 autocast over fp32 weights on CUDA (else, and on the CPU, fp32)
   bool gradient_checkpointing = true;  // as configured; zero3 plans with it on regardless
+  // zero_prefetch (on by default): at zero3 the next layer's gather is in flight while a layer
+  // computes, and at zero2/3 a layer's gradient is reduced while the next one's backward runs,
+  // so two layers' gathered parameters and full gradients are alive at once instead of one.
+  bool zero_prefetch = true;
   std::string device = "cuda";  // cuda | cpu (autocast, the Gloo copy and the attention kernel)
   int64_t ddp_bucket_size_mb = 25;
   bool ddp_all_buckets_in_flight = true;  // what trainers/distributed.cpp does today
