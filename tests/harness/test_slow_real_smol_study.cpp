@@ -18,15 +18,25 @@ using nlohmann::json;
 
 namespace {
 
-// A CSV table as rows of column -> field (packbench's tables quote no field of these tables).
+// A CSV table as rows of column -> field (fields may be quoted, with "" for a quote).
 std::vector<std::map<std::string, std::string>> read_csv(const std::string& path) {
   std::istringstream in(packbench::read_file(path));
   auto split = [](const std::string& line) {
-    std::vector<std::string> f;
-    std::stringstream ss(line);
-    std::string x;
-    while (std::getline(ss, x, ',')) f.push_back(x);
-    if (!line.empty() && line.back() == ',') f.push_back("");
+    std::vector<std::string> f(1);
+    bool quoted = false;
+    for (size_t i = 0; i < line.size(); ++i) {
+      char c = line[i];
+      if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        f.back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = !quoted;
+      } else if (c == ',' && !quoted) {
+        f.emplace_back();
+      } else {
+        f.back() += c;
+      }
+    }
     return f;
   };
   std::string line;
@@ -88,6 +98,7 @@ TEST(SmolStudy, ThreeMethodsEndToEndOnRealDataAndModel) {
   ASSERT_EQ(t1.size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
     SCOPED_TRACE(methods[i]);
+    EXPECT_EQ(t1[i]["dataset"], "GSM8K train Dataset, Size: 12");
     EXPECT_EQ(t1[i]["model"], "SmolLM2-135M-Instruct");
     EXPECT_EQ(t1[i]["method"], methods[i]);
     for (const char* k : {"gsm8k", "ifeval", "humaneval"}) {
