@@ -12,10 +12,8 @@ endfunction()
 # pb_module_tests(LIBS...): every test_*.cpp in the current folder becomes one GoogleTest
 # program, named after its folder below tests/ (tests/evals/ifeval/test_x.cpp -> target
 # evals_ifeval_test_x, test names "evals.ifeval.Suite.Case"). The file name picks the CTest label:
-#   test_slow_*.cpp -> slow, test_real_*.cpp -> real-data, test_slow_real_*.cpp -> slow-real-data
-#   (matched by both -L slow and -L real-data: left out of `make test`, run by `make test-slow`
-#   and `make test-real`), test_gpu_*.cpp -> gpu (needs a
-#   CUDA device, skips without one), any other test_*.cpp -> fast.
+#   test_slow_real_*.cpp -> slow and real-data, test_slow_*.cpp -> slow, test_real_*.cpp -> real-data,
+#   test_gpu_*.cpp -> gpu (needs a CUDA device, skips without one), any other test_*.cpp -> fast.
 # Names listed in PB_TORCH_ONLY_TESTS are skipped when PACKBENCH_WITH_TORCH is OFF.
 function(pb_module_tests)
   file(GLOB _tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/test_*.cpp)
@@ -28,10 +26,10 @@ function(pb_module_tests)
     string(REPLACE "/" "_" _dir_target "${_rel}")
     string(REPLACE "/" "." _dir "${_rel}")
     set(_target ${_dir_target}_${_name})
+    set(_also_real FALSE)
     if(_name MATCHES "^test_slow_real_")
-      # One label both selections match: CTest's -L/-LE take a regular expression, and a list
-      # of labels cannot pass through gtest_discover_tests' PROPERTIES.
-      set(_label slow-real-data)
+      set(_label slow)
+      set(_also_real TRUE)
       set(_timeout 3600)
     elseif(_name MATCHES "^test_slow_")
       set(_label slow)
@@ -52,7 +50,15 @@ function(pb_module_tests)
     gtest_discover_tests(${_target}
       DISCOVERY_MODE PRE_TEST
       TEST_PREFIX "${_dir}."
+      TEST_LIST ${_target}_TESTS
       PROPERTIES LABELS ${_label} TIMEOUT ${_timeout} SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]"
       WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+    if(_also_real)
+      # A list-valued LABELS does not survive gtest_discover_tests' PROPERTIES, so a file CTest
+      # includes after the discovered tests gives them both labels.
+      file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/${_target}_labels.cmake
+        "set_tests_properties(\${${_target}_TESTS} PROPERTIES LABELS \"slow;real-data\")\n")
+      set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${CMAKE_CURRENT_BINARY_DIR}/${_target}_labels.cmake)
+    endif()
   endforeach()
 endfunction()

@@ -1,4 +1,4 @@
-// packbench 'data' subcommand group: raw SFT data to tokens and rows (stats, tokenize).
+// packbench 'data' subcommand group: raw SFT data to tokens and rows (stats, tokenize), and conversion to sharegpt.
 #include <CLI/CLI.hpp>
 
 #include <cmath>
@@ -9,6 +9,7 @@
 #include "core/paths.h"
 #include "datasets/pipeline.h"
 #include "datasets/row_builder.h"
+#include "datasets/sft_convert.h"
 #include "harness/commands.h"
 
 namespace packbench::cli {
@@ -65,11 +66,31 @@ void run_stats(const StatsArgs& a) {
   std::printf("total steps        %lld (%g epochs)\n", (long long)s.total_steps, a.epochs);
 }
 
+struct ConvertArgs {
+  std::string from = "gsm8k", input, out, name;
+  int64_t max_samples = -1;
+};
+
+void run_convert(const ConvertArgs& a) {
+  if (a.from != "gsm8k") throw Error("--from: '" + a.from + "' is not a known source format (known: gsm8k)");
+  data::ConvertResult r = data::convert_gsm8k_to_sharegpt(a.input, a.out, a.name, a.max_samples);
+  std::printf("wrote %lld conversations to %s (dataset '%s' in %s/dataset_info.json)\n", (long long)r.records,
+              r.file.c_str(), a.name.c_str(), a.out.c_str());
+}
+
 }  // namespace
 
 void add_data_commands(CLI::App& app) {
   auto* data = app.add_subcommand("data", "raw SFT data to tokens and rows (stats, tokenize)");
   data->require_subcommand(1);
+  auto conv = std::make_shared<ConvertArgs>();
+  auto* convert = data->add_subcommand("convert", "question/answer JSON lines (GSM8K) to LLaMA-Factory sharegpt + dataset_info.json");
+  convert->add_option("--from", conv->from, "source format: gsm8k (`question`, `answer` per line)")->capture_default_str();
+  convert->add_option("--input", conv->input, "JSON lines file, e.g. <benchmarks>/gsm8k/train.jsonl")->required();
+  convert->add_option("--out", conv->out, "folder to write <name>.json and dataset_info.json into")->required();
+  convert->add_option("--name", conv->name, "dataset name in dataset_info.json (and file <name>.json)")->required();
+  convert->add_option("--max-samples", conv->max_samples, "first N records (default: all)");
+  convert->callback([conv] { run_convert(*conv); });
   auto args = std::make_shared<StatsArgs>();
   auto* stats = data->add_subcommand("stats", "rows, tokens, padding and steps for one method");
   auto& o = args->opt;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -33,7 +34,8 @@ namespace {
 struct EvalArgs {
   std::string checkpoint, tasks = "mmlu,gsm8k,math,bbh,ifeval,humaneval", out = "eval", data_root;
   std::string tokenizer, chat_template = "auto", system_prompt, dtype, device = "cpu";
-  int64_t limit = -1, max_length = 0;
+  std::string limit;            // "" (all) | "N" (every task) | "task=N,task=N" (the rest: all)
+  int64_t max_length = 0;
   int batch_size = 8, max_new_tokens = -1, threads = 0;
   double temperature = 0.0, top_p = 1.0;
   uint64_t seed = 1234;
@@ -50,6 +52,49 @@ std::vector<std::string> split_list(const std::string& s) {
   while (std::getline(ss, item, ','))
     if (!item.empty()) out.push_back(item);
   return out;
+}
+
+// --limit: "N" for every task, or "task=N,..." (tasks not named: every doc). Returns {task: N} with
+// "*" for the every-task value; errors name the bad part.
+std::map<std::string, int64_t> parse_limits(const std::string& spec) {
+  std::map<std::string, int64_t> out;
+  auto number = [&](const std::string& s) {
+    size_t used = 0;
+    int64_t n = -1;
+    try {
+      n = std::stoll(s, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != s.size() || n < 1) throw Error("--limit '" + spec + "': '" + s + "' is not an integer >= 1");
+    return n;
+  };
+  if (spec.empty()) return out;
+  if (spec.find('=') == std::string::npos) {
+    out["*"] = number(spec);
+    return out;
+  }
+  for (const auto& part : split_list(spec)) {
+    auto eq = part.find('=');
+    if (eq == std::string::npos || eq == 0) throw Error("--limit '" + spec + "': '" + part + "' is not task=N");
+    const std::string task = part.substr(0, eq);
+    evals::find_task(task);  // a typo fails here, naming the task
+    if (!out.emplace(task, number(part.substr(eq + 1))).second)
+      throw Error("--limit '" + spec + "': task '" + task + "' is given twice");
+  }
+  return out;
+}
+
+int64_t limit_for(const std::map<std::string, int64_t>& limits, const std::string& task) {
+  if (auto it = limits.find(task); it != limits.end()) return it->second;
+  if (auto it = limits.find("*"); it != limits.end()) return it->second;
+  return -1;
+}
+
+nlohmann::json limits_json(const std::map<std::string, int64_t>& limits) {
+  if (limits.empty()) return -1;
+  if (limits.count("*")) return limits.at("*");
+  return nlohmann::json(limits);
 }
 
 // A fine-tuned checkpoint is one packbench's trainer (or the Hugging Face Trainer) wrote: its
@@ -80,7 +125,7 @@ void run_tasks(const EvalArgs& a, const std::vector<const evals::TaskEntry*>& ta
     evals::RunOptions ro;
     ro.data_path = a.data_root.empty() ? "" : (fs::path(a.data_root) / t->name).string();
     ro.out_dir = a.out.empty() ? "" : (fs::path(a.out) / t->name).string();
-    ro.limit = a.limit;
+    ro.limit = limit_for(parse_limits(a.limit), t->name);
     ro.batch_size = a.batch_size;
     ro.threads = threads;
     fmt::print(stderr, "eval: {} ({}-shot)\n", t->name, t->n_shot);
@@ -147,7 +192,7 @@ void run_remote_eval(const EvalArgs& a, const std::vector<const evals::TaskEntry
       {"model_url", lm.base_url()}, {"model", lm.model()}, {"chat", ro.chat},
       {"system_prompt", ro.system_prompt}, {"batch_size", a.batch_size}, {"concurrency", ro.concurrency},
       {"max_new_tokens", a.max_new_tokens}, {"temperature", a.temperature}, {"top_p", a.top_p},
-      {"seed", a.seed}, {"limit", a.limit},
+      {"seed", a.seed}, {"limit", limits_json(parse_limits(a.limit))},
   };
   auto counters = [&lm] {
     const auto& s = lm.stats();
@@ -164,6 +209,7 @@ void run_eval(const EvalArgs& a) {
   std::vector<const evals::TaskEntry*> tasks;
   for (const auto& name : split_list(a.tasks)) tasks.push_back(&evals::find_task(name));
   if (tasks.empty()) throw Error("--tasks: no task named");
+  parse_limits(a.limit);  // a bad --limit fails before the model loads
   if (a.model_url.empty() == a.checkpoint.empty())
     throw Error("eval needs exactly one of --checkpoint (in-process) and --model-url (a server)");
   if (!a.model_url.empty()) return run_remote_eval(a, tasks, t_start, threads);
@@ -222,7 +268,7 @@ void run_eval(const EvalArgs& a) {
       {"temperature", a.temperature},
       {"top_p", a.top_p},
       {"seed", a.seed},
-      {"limit", a.limit},
+      {"limit", limits_json(parse_limits(a.limit))},
       {"stop_token_ids", engine.stop_token_ids()},
   };
 
@@ -251,7 +297,7 @@ void add_eval_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--tasks", args->tasks, "comma-separated: mmlu,gsm8k,math,bbh,ifeval,humaneval")
       ->capture_default_str();
-  cmd->add_option("--limit", args->limit, "first N docs of each task (per subtask where a task has them)");
+  cmd->add_option("--limit", args->limit, "first N docs of each task (per subtask where a task has them), or per task: mmlu=1,gsm8k=20");
   cmd->add_option("--batch-size", args->batch_size, "rows per forward pass")->capture_default_str();
   cmd->add_option("--out", args->out, "output folder: <out>/<task>/samples.jsonl, results.json")
       ->capture_default_str();

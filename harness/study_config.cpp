@@ -165,13 +165,15 @@ StudyConfig parse_study_config(const json& j, const std::string& source) {
     ModelSpec s;
     s.name = get_string(m, "name", where, true);
     s.path = get_string(m, "path", where, false);
+    s.gguf = get_string(m, "gguf", where, false);
     s.init = get_object(m, "init", where);
     s.train = get_object(m, "train", where);
     if (m.contains("nproc")) {
       if (!m["nproc"].is_number_integer() || m["nproc"].get<int>() < 1) throw Error(where + ".nproc: expected an integer >= 1");
       s.nproc = m["nproc"].get<int>();
     }
-    if (s.path.empty() == s.init.empty()) throw Error(where + ": give exactly one of 'path' or 'init'");
+    if (int(!s.path.empty()) + int(!s.init.empty()) + int(!s.gguf.empty()) != 1)
+      throw Error(where + ": give exactly one of 'path', 'init' or 'gguf'");
     c.models.push_back(std::move(s));
   }
   const json& datasets = get_list(j, "datasets", source);
@@ -185,7 +187,21 @@ StudyConfig parse_study_config(const json& j, const std::string& source) {
     s.size_label = get_string(d, "size_label", where, false);
     s.dataset_dir = get_string(d, "dataset_dir", where, false);
     s.synth = get_object(d, "synth", where);
-    if (s.dataset_dir.empty() == s.synth.empty()) throw Error(where + ": give exactly one of 'dataset_dir' or 'synth'");
+    s.convert = get_object(d, "convert", where);
+    if (int(!s.dataset_dir.empty()) + int(!s.synth.empty()) + int(!s.convert.empty()) != 1)
+      throw Error(where + ": give exactly one of 'dataset_dir', 'synth' or 'convert'");
+    if (!s.convert.empty()) {
+      for (auto it = s.convert.begin(); it != s.convert.end(); ++it) {
+        if (it.key() != "from" && it.key() != "file" && it.key() != "max_samples")
+          throw Error(where + ".convert: unknown key '" + it.key() + "' (known: from, file, max_samples)");
+      }
+      std::string from = get_string(s.convert, "from", where + ".convert", true);
+      if (from != "gsm8k") throw Error(where + ".convert.from: '" + from + "' is not one of gsm8k");
+      get_string(s.convert, "file", where + ".convert", true);
+      if (s.convert.contains("max_samples") &&
+          (!s.convert["max_samples"].is_number_integer() || s.convert["max_samples"].get<int64_t>() < 1))
+        throw Error(where + ".convert.max_samples: expected an integer >= 1");
+    }
     c.datasets.push_back(std::move(s));
   }
   if (c.tokenizer.empty()) {

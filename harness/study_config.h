@@ -11,7 +11,9 @@ namespace packbench::cli {
 
 struct ModelSpec {
   std::string name;            // label in tables ("LLaMA-3-8B", "mini-s")
-  std::string path;            // a Hugging Face checkpoint folder; "" when `init` is used
+  std::string path;            // a Hugging Face checkpoint folder; "" when `init` or `gguf` is used
+  std::string gguf;            // a GGUF file imported once into <cache>/models/imported/<file stem>/
+                               // ("{cache}/..." = packbench's cache folder); "" otherwise
   nlohmann::json init;         // config.json fields of a randomly initialised model (the mini study)
   nlohmann::json train;        // per-model training overrides (batch sizes, epochs, ...)
   int nproc = 1;               // processes (GPUs) per cell on one node (local executor)
@@ -21,8 +23,10 @@ struct DatasetSpec {
   std::string name;            // name in dataset_info.json
   std::string label;           // label in tables ("WildChat (GPT-4)")
   std::string size_label;      // "69K"
-  std::string dataset_dir;     // folder with dataset_info.json; "" when `synth` is used
+  std::string dataset_dir;     // folder with dataset_info.json; "" when `synth` or `convert` is used
   nlohmann::json synth;        // packbench synth options (the mini study)
+  nlohmann::json convert;      // {"from": "gsm8k", "file": F, "max_samples": N}: converted to sharegpt
+                               // into <out>/_shared/data ("{benchmarks}/..." = the shared benchmarks)
 };
 
 struct StudyConfig {

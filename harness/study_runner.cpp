@@ -10,7 +10,9 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/paths.h"
 #include "core/progress.h"
+#include "datasets/sft_convert.h"
 #include "harness/build_info.h"
 #include "harness/env_info.h"
 #include "harness/subprocess.h"
@@ -56,6 +58,20 @@ int int_setting(const json& j, const char* key, int def) {
   return it != j.end() && it->is_number() ? it->get<int>() : def;
 }
 
+// eval.limit: N (every task) or {task: N, ...} -> packbench eval's --limit ("N" or "task=N,...").
+std::string eval_limit_arg(const json& limit, const std::string& source) {
+  if (limit.is_number_integer()) return std::to_string(limit.get<int64_t>());
+  if (!limit.is_object() || limit.empty())
+    throw Error(source + ".eval.limit: expected an integer or a mapping of task to integer");
+  std::string out;
+  for (auto it = limit.begin(); it != limit.end(); ++it) {
+    if (!it->is_number_integer() || it->get<int64_t>() < 1)
+      throw Error(source + ".eval.limit." + it.key() + ": expected an integer >= 1");
+    out += (out.empty() ? "" : ",") + it.key() + "=" + std::to_string(it->get<int64_t>());
+  }
+  return out;
+}
+
 void check_exit(const SubprocessResult& r, const std::string& what, const std::string& log) {
   if (r.exit_code != 0) {
     throw Error(fmt::format("{} failed (exit {}); its output is in {}", what, r.exit_code, log));
@@ -63,6 +79,20 @@ void check_exit(const SubprocessResult& r, const std::string& what, const std::s
 }
 
 }  // namespace
+
+std::string expand_study_path(const std::string& p, const std::string& where) {
+  auto starts = [&](const char* prefix) { return p.rfind(prefix, 0) == 0; };
+  if (starts("{cache}")) return cache_dir() + p.substr(7);
+  if (starts("{benchmarks}")) {
+    std::string root = shared_benchmarks_dir(fs::current_path().string());
+    if (root.empty()) root = shared_benchmarks_dir(fs::path(self_exe()).parent_path().parent_path().parent_path().string());
+    if (root.empty())
+      throw Error(where + ": " + p + ": the shared benchmark folder was not found (looked for ../shared/benchmarks "
+                  "next to the checkout; set PACKBENCH_SHARED to the folder holding benchmarks/)");
+    return root + p.substr(12);
+  }
+  return p;
+}
 
 StudyRunner::StudyRunner(StudyConfig config, std::string out_dir) : config_(std::move(config)), out_(std::move(out_dir)) {
   if (out_.empty()) out_ = config_.out;
@@ -77,6 +107,10 @@ std::string StudyRunner::tokenizer_dir() const {
 
 std::string StudyRunner::model_dir(const ModelSpec& m) const {
   if (!m.path.empty()) return m.path;
+  if (!m.gguf.empty()) {
+    // Keyed by the GGUF's file name: one import serves every study naming that file.
+    return (fs::path(cache_dir()) / "models" / "imported" / fs::path(m.gguf).stem()).string();
+  }
   return (fs::path(out_) / "_shared" / "models" / slug(m.name)).string();
 }
 
@@ -126,6 +160,27 @@ void StudyRunner::prepare() {
     auto texts = synth_texts(o);
     corpus.insert(corpus.end(), texts.begin(), texts.end());
   }
+  // 1b. Datasets converted from question/answer files (GSM8K) to sharegpt; redone when the
+  // conversion's settings or the source file's size change.
+  for (size_t i = 0; i < config_.datasets.size(); ++i) {
+    const auto& d = config_.datasets[i];
+    if (d.convert.empty()) continue;
+    const std::string where = config_.source + ".datasets[" + std::to_string(i) + "].convert.file";
+    const std::string input = expand_study_path(d.convert["file"].get<std::string>(), where);
+    std::error_code ec;
+    if (!fs::is_regular_file(input, ec))
+      throw Error(where + ": " + input + " not found (GSM8K JSON lines with `question` and `answer`)");
+    const int64_t max_samples = d.convert.value("max_samples", int64_t{-1});
+    json source = {{"from", d.convert["from"]}, {"file", fs::absolute(input).string()},
+                   {"bytes", static_cast<int64_t>(fs::file_size(input))}, {"max_samples", max_samples}};
+    fs::path dir(dataset_dir(d));
+    fs::path marker = dir / (d.name + ".source.json");
+    if (fs::exists(dir / (d.name + ".json")) && read_json_or(marker, json()) == source) continue;
+    fmt::print(stderr, "packbench: converting {} to sharegpt dataset {}\n", input, (dir / (d.name + ".json")).string());
+    auto r = data::convert_gsm8k_to_sharegpt(input, dir.string(), d.name, max_samples);
+    fmt::print(stderr, "packbench: {} conversations\n", r.records);
+    write_file_atomic(marker.string(), source.dump(2) + "\n");
+  }
   // 2. Tokenizer.
   if (config_.tokenizer == "synth") {
     ensure_trained_tokenizer(tokenizer_dir(), corpus, config_.tokenizer_vocab);
@@ -134,7 +189,24 @@ void StudyRunner::prepare() {
     for (const auto& m : config_.models) needed |= !m.init.empty();
     if (needed) throw Error(config_.source + ".tokenizer: " + tokenizer_dir() + "/tokenizer.json not found");
   }
-  // 3. Randomly initialised base models.
+  // 3a. Models given as GGUF files: imported once (packbench model import writes a temporary
+  // folder and renames it into place, so an interrupted import leaves nothing half-written).
+  for (size_t i = 0; i < config_.models.size(); ++i) {
+    const auto& m = config_.models[i];
+    if (m.gguf.empty()) continue;
+    fs::path dir = model_dir(m);
+    if (fs::exists(dir / "config.json") && fs::exists(dir / "tokenizer.json")) continue;
+    const std::string where = config_.source + ".models[" + std::to_string(i) + "].gguf";
+    const std::string file = expand_study_path(m.gguf, where);
+    std::error_code ec;
+    if (!fs::is_regular_file(file, ec))
+      throw Error(where + ": " + file + " not found (scripts/setup.sh fetches SmolLM2-135M-Instruct's GGUF)");
+    fmt::print(stderr, "packbench: importing {} into {}\n", file, dir.string());
+    std::string log = (fs::path(out_) / "_shared" / "logs" / ("import-" + slug(m.name) + ".log")).string();
+    auto r = run_subprocess({self_exe(), "model", "import", "--gguf", file, "--out", dir.string()}, log);
+    check_exit(r, "importing model " + m.name, log);
+  }
+  // 3b. Randomly initialised base models.
   for (const auto& m : config_.models) {
     if (m.init.empty()) continue;
     fs::path dir = model_dir(m);
@@ -271,7 +343,11 @@ void StudyRunner::run_cell(const Cell& c, const std::vector<std::string>& stages
       }
       std::vector<std::string> argv = {self_exe(), "eval", "--checkpoint", train["output_dir"].get<std::string>(),
                                        "--tasks", tasks, "--out", (dir / "eval").string()};
-      if (e.contains("limit")) argv.insert(argv.end(), {"--limit", std::to_string(e["limit"].get<int>())});
+      if (e.contains("limit")) argv.insert(argv.end(), {"--limit", eval_limit_arg(e["limit"], config_.source)});
+      if (e.contains("chat_template")) {
+        if (!e["chat_template"].is_string()) throw Error(config_.source + ".eval.chat_template: expected a template name");
+        argv.insert(argv.end(), {"--chat-template", e["chat_template"].get<std::string>()});
+      }
       if (e.contains("batch_size")) argv.insert(argv.end(), {"--batch-size", std::to_string(e["batch_size"].get<int>())});
       if (e.contains("max_new_tokens")) argv.insert(argv.end(), {"--max-new-tokens", std::to_string(e["max_new_tokens"].get<int>())});
       if (e.contains("data_root")) argv.insert(argv.end(), {"--data-root", e["data_root"].get<std::string>()});

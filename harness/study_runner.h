@@ -48,6 +48,12 @@ class StudyRunner {
   std::string out_;
 };
 
+// A path from a study file: "{cache}/..." is under packbench's cache folder ($PACKBENCH_CACHE, else
+// ~/.cache/packbench), "{benchmarks}/..." under the shared benchmark folder ($PACKBENCH_SHARED, else
+// ../shared/benchmarks next to the checkout; an error naming `where` when there is none); any other
+// path is returned as given.
+std::string expand_study_path(const std::string& path, const std::string& where);
+
 // Writes tables built from every cell under runs_dir into out_dir in the given formats
 // (csv, md, html, tex); returns the Markdown of the last table.
 std::string write_tables_from_runs(const std::string& runs_dir, const std::vector<int>& tables,

@@ -16,6 +16,7 @@
 namespace fs = std::filesystem;
 namespace pt = packbench::testing;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using namespace packbench::train;
 
 using packbench::testing::count_lines;
@@ -88,6 +89,37 @@ TEST(EvalCli, BadInputIsAClearError) {
   EXPECT_THAT(log, HasSubstr("nosuch_template"));
   EXPECT_NE(pt::run_command(base + ckpt.string() + " --tasks gsm8k --device tpu", &log), 0);
   EXPECT_THAT(log, HasSubstr("--device"));
+}
+
+TEST(EvalCli, LimitPerTask) {
+  const fs::path dir = pt::temp_dir("eval_cli_limits");
+  const fs::path root = pt::fixture_benchmarks(dir, {"gsm8k", "ifeval"});
+  const fs::path ckpt = pt::save_tiny_checkpoint((dir / "checkpoint").string()), out = dir / "eval";
+  const std::string base = "PACKBENCH_PROGRESS=0 " + pt::packbench_bin() + " eval --checkpoint " + ckpt.string() +
+                           " --tasks gsm8k,ifeval --batch-size 2 --max-new-tokens 4 --threads 1 --data-root " +
+                           root.string() + " --out " + out.string();
+  std::string log;
+  ASSERT_EQ(pt::run_command(base + " --limit gsm8k=1,ifeval=3", &log), 0) << log;
+  EXPECT_EQ(count_lines(out / "gsm8k" / "samples.jsonl"), 1);
+  EXPECT_EQ(count_lines(out / "ifeval" / "samples.jsonl"), 3);
+  auto all = nlohmann::json::parse(packbench::read_file((out / "results.json").string()));
+  EXPECT_EQ(all["config"]["limit"], (nlohmann::json{{"gsm8k", 1}, {"ifeval", 3}}));
+  // A task the list leaves out gets every document: here gsm8k's whole fixture.
+  fs::remove_all(out);
+  ASSERT_EQ(pt::run_command(base + " --limit ifeval=1", &log), 0) << log;
+  EXPECT_GT(count_lines(out / "gsm8k" / "samples.jsonl"), 1);
+  EXPECT_EQ(count_lines(out / "ifeval" / "samples.jsonl"), 1);
+  // Bad values fail before the model loads, naming the part.
+  EXPECT_NE(pt::run_command(base + " --limit gsm8k=0", &log), 0);
+  EXPECT_THAT(log, HasSubstr("--limit 'gsm8k=0': '0' is not an integer >= 1"));
+  EXPECT_NE(pt::run_command(base + " --limit nosuch=1", &log), 0);
+  EXPECT_THAT(log, HasSubstr("unknown task 'nosuch'"));
+  EXPECT_NE(pt::run_command(base + " --limit gsm8k=1,gsm8k=2", &log), 0);
+  EXPECT_THAT(log, HasSubstr("task 'gsm8k' is given twice"));
+  std::string bad;
+  EXPECT_NE(pt::run_command(base + " --limit two", &bad), 0);
+  EXPECT_THAT(bad, HasSubstr("'two' is not an integer >= 1"));
+  EXPECT_THAT(bad, Not(HasSubstr("eval: loading")));
 }
 
 }  // namespace

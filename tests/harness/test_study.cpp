@@ -5,6 +5,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/paths.h"
 #include "harness/executor_slurm.h"
 #include "harness/study_config.h"
 #include "harness/study_runner.h"
@@ -67,7 +68,7 @@ TEST(StudyConfig, ErrorsNameFileAndKey) {
   EXPECT_NE(error_of("name: t\nbogus: 1\n").find("unknown key 'bogus'"), std::string::npos);
   std::string e = error_of(
       "name: t\ntokenizer: x\nmethods: [padding]\nmodels: [{name: a}]\ndatasets: [{name: d, synth: {samples: 1}}]\n");
-  EXPECT_NE(e.find("s.yaml.models[0]: give exactly one of 'path' or 'init'"), std::string::npos) << e;
+  EXPECT_NE(e.find("s.yaml.models[0]: give exactly one of 'path', 'init' or 'gguf'"), std::string::npos) << e;
   e = error_of("name: t\nmethods: [padding]\nmodels: [{name: a, init: {x: 1}}]\ndatasets: [{name: d, synth: {samples: 1}}]\n");
   EXPECT_NE(e.find("'tokenizer' is required"), std::string::npos) << e;
   EXPECT_NE(error_of("name: [\n").find("s.yaml:"), std::string::npos);
@@ -218,4 +219,63 @@ TEST(StudyConfig, SeedsAxisRepeatsCells) {
   EXPECT_NE(error_of("name: t\nmethods: [padding]\nseeds: [1, 1]\n").find("s.yaml.seeds[1]: seed 1 is listed twice"), std::string::npos);
   EXPECT_NE(error_of("name: t\nmethods: [padding]\nseeds: [x]\n").find("s.yaml.seeds[0]: expected a non-negative integer"), std::string::npos);
   EXPECT_NE(error_of("name: t\nmethods: [padding]\nseeds: []\n").find("'seeds' must be a non-empty list"), std::string::npos);
+}
+
+TEST(StudyConfig, SmolConfigImportsGgufAndConvertsGsm8k) {
+  StudyConfig c = load_study_config(packbench::testing::source_dir() + "/configs/smol.yaml");
+  ASSERT_EQ(c.models.size(), 1u);
+  EXPECT_EQ(c.models[0].gguf, "{cache}/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+  ASSERT_EQ(c.datasets.size(), 1u);
+  EXPECT_EQ(c.datasets[0].convert["from"], "gsm8k");
+  EXPECT_EQ(c.datasets[0].convert["file"], "{benchmarks}/gsm8k/train.jsonl");
+  EXPECT_EQ(c.methods, (std::vector<std::string>{"padding", "random", "greedy"}));
+  EXPECT_EQ(c.eval["chat_template"], "chatml");
+  for (const char* t : {"mmlu", "gsm8k", "math", "bbh", "ifeval", "humaneval"}) EXPECT_TRUE(c.eval["limit"].contains(t)) << t;
+  StudyRunner r(c, "/tmp/pbsmol");
+  // The imported model lives in packbench's cache, keyed by the GGUF's name, and is its own tokenizer.
+  EXPECT_EQ(r.model_dir(c.models[0]), packbench::cache_dir() + "/models/imported/SmolLM2-135M-Instruct.Q4_1");
+  json t = r.train_config(r.cells()[0]);
+  EXPECT_EQ(t["tokenizer_dir"], t["model_name_or_path"]);
+  EXPECT_EQ(t["template"], "chatml");
+  EXPECT_EQ(t["dataset_dir"], "/tmp/pbsmol/_shared/data");
+}
+
+TEST(StudyConfig, GgufAndConvertErrors) {
+  const std::string head = "name: t\nmethods: [padding]\n";
+  std::string e = error_of(head + "models: [{name: a, gguf: /m.gguf, path: /m}]\ndatasets: [{name: d, dataset_dir: /d}]\n");
+  EXPECT_NE(e.find("s.yaml.models[0]: give exactly one of 'path', 'init' or 'gguf'"), std::string::npos) << e;
+  const std::string model = "models: [{name: a, gguf: /m.gguf}]\n";
+  e = error_of(head + model + "datasets: [{name: d, convert: {from: alpaca, file: /x}}]\n");
+  EXPECT_NE(e.find("s.yaml.datasets[0].convert.from: 'alpaca' is not one of gsm8k"), std::string::npos) << e;
+  e = error_of(head + model + "datasets: [{name: d, convert: {from: gsm8k}}]\n");
+  EXPECT_NE(e.find("s.yaml.datasets[0].convert: missing key 'file'"), std::string::npos) << e;
+  e = error_of(head + model + "datasets: [{name: d, convert: {from: gsm8k, file: /x, max_samples: 0}}]\n");
+  EXPECT_NE(e.find("s.yaml.datasets[0].convert.max_samples: expected an integer >= 1"), std::string::npos) << e;
+  e = error_of(head + model + "datasets: [{name: d, convert: {from: gsm8k, file: /x, limit: 3}}]\n");
+  EXPECT_NE(e.find("s.yaml.datasets[0].convert: unknown key 'limit'"), std::string::npos) << e;
+  e = error_of(head + model + "datasets: [{name: d, dataset_dir: /d, convert: {from: gsm8k, file: /x}}]\n");
+  EXPECT_NE(e.find("give exactly one of 'dataset_dir', 'synth' or 'convert'"), std::string::npos) << e;
+}
+
+TEST(StudyRunner, MissingBenchmarksFolderIsAClearErrorNamingTheFile) {
+  const std::string dir = packbench::testing::temp_dir("smol-missing");
+  const std::string yaml = dir + "/s.yaml";
+  packbench::write_file_atomic(yaml, "name: t\nmethods: [padding]\nmodels: [{name: a, path: /m}]\n"
+                                     "datasets: [{name: gsm, convert: {from: gsm8k, file: \"{benchmarks}/gsm8k/train.jsonl\"}}]\n");
+  // PACKBENCH_SHARED pointing at a folder without the file: the error names the file it looked for.
+  const char* old = std::getenv("PACKBENCH_SHARED");
+  const std::string saved = old ? old : "";
+  setenv("PACKBENCH_SHARED", (dir + "/nowhere").c_str(), 1);
+  StudyRunner r(load_study_config(yaml), dir + "/runs");
+  std::string e;
+  try {
+    r.prepare();
+  } catch (const packbench::Error& x) {
+    e = x.what();
+  }
+  if (old) setenv("PACKBENCH_SHARED", saved.c_str(), 1);
+  else unsetenv("PACKBENCH_SHARED");
+  EXPECT_NE(e.find(yaml + ".datasets[0].convert.file: " + dir + "/nowhere/gsm8k/train.jsonl not found"), std::string::npos) << e;
+  EXPECT_EQ(expand_study_path("/abs/file", "w"), "/abs/file");
+  EXPECT_EQ(expand_study_path("{cache}/models/x.gguf", "w"), packbench::cache_dir() + "/models/x.gguf");
 }
