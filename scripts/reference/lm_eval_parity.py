@@ -17,9 +17,7 @@ import argparse
 import json
 import os
 import pathlib
-import subprocess
 import sys
-import tempfile
 
 # Why each task differs from lm-eval's stock configuration here (printed into the output).
 OVERRIDES = {
