@@ -6,6 +6,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "evals/records.h"
 #include "evals/wildbench/wildbench_data.h"
 #include "evals/wildbench/wildbench_score.h"
 #include "tests/common/test_paths.h"
@@ -58,6 +59,68 @@ TEST(WildBenchScore, PublishedJudgeFilesReadBackAndAggregate) {
   auto u = wb::aggregate(g, tags);
   EXPECT_EQ(u.excluded.at(wb::kUntagged), 2);
   EXPECT_TRUE(u.groups.empty());
+}
+
+namespace {
+
+// A published judge file rebuilt from its extract (tests/fixtures/wildbench/published/, see
+// SOURCE.md): every record of allenai/WildBench's file with its session_id, its "score" and
+// parsed_result.score as published, and model_output "" where the published output is empty, else a
+// stand-in text (the extract does not keep the outputs, so avg_len is not checked from it).
+std::string judge_file_from_extract(const std::string& model) {
+  const std::string text = packbench::read_file(fixture("published/" + model + ".scores.tsv"));
+  json records = json::array();
+  size_t pos = text.find('\n') + 1;  // after the header
+  while (pos < text.size()) {
+    const size_t end = text.find('\n', pos);
+    std::vector<std::string> f;
+    std::string line = text.substr(pos, end - pos);
+    for (size_t at = 0;;) {
+      const size_t tab = line.find('\t', at);
+      f.push_back(line.substr(at, tab - at));
+      if (tab == std::string::npos) break;
+      at = tab + 1;
+    }
+    EXPECT_EQ(f.size(), 4u) << line;
+    if (f.size() != 4) break;
+    records.push_back({{"session_id", f[0]},
+                       {"parsed_result", {{"score", f[2]}}},
+                       {"model_test", "google/" + model},
+                       {"score", f[1]},
+                       {"model_output", f[3] == "empty" ? "" : "(output not kept in the extract)"}});
+    pos = end + 1;
+  }
+  const std::string path = pt::temp_dir("wb_published") + "/" + model + ".json";
+  packbench::write_file_atomic(path, records.dump(2));
+  return path;
+}
+
+}  // namespace
+
+// Whole published judge files (every record's score, as extracted) aggregated by packbench give the
+// leaderboard's own figures in allenai/WildBench leaderboard/data_dir/score.json: total, score (the
+// mean) and adjusted_score (x10 = WB_score), to the last bit. The groups and task macro need every
+// session's tags from the Hugging Face dataset, which is not available here (see docs/wildbench.md).
+TEST(WildBenchScore, WholePublishedJudgeFilesGiveTheLeaderboardScores) {
+  const json published = packbench::evals::read_json_file(fixture("published/leaderboard_score.json"));
+  for (const std::string model : {"gemma-2b-it", "gemma-7b-it"}) {
+    SCOPED_TRACE(model);
+    const json& want = published.at(model);
+    auto records = wb::read_judge_file(judge_file_from_extract(model));
+    auto s = wb::aggregate(records);
+    EXPECT_EQ(s.records, want.at("total").get<int64_t>());
+    EXPECT_EQ(s.scored, want.at("total").get<int64_t>());
+    EXPECT_EQ(s.mean_score, want.at("score").get<double>());
+    EXPECT_EQ(s.wb_score, want.at("adjusted_score").get<double>() * 10);
+    // Both files have one empty answer (session ae006110bb364606): the leaderboard keeps it in the
+    // mean. Leaving it out, as the groups and avg_len do, would not give the published score.
+    ASSERT_EQ(s.excluded.at(wb::kEmptyOutput), 1);
+    EXPECT_EQ(s.excluded_sessions.at(wb::kEmptyOutput), std::vector<std::string>{"ae006110bb364606"});
+    std::vector<wb::JudgeRecord> without_empty;
+    for (const auto& r : records)
+      if (!r.model_output.empty()) without_empty.push_back(r);
+    EXPECT_NE(wb::aggregate(without_empty).mean_score, want.at("score").get<double>());
+  }
 }
 
 TEST(WildBenchScore, WrittenFilesReadBackUnchanged) {
