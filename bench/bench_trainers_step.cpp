@@ -18,6 +18,7 @@
 #include "bench/bench_main.h"
 #include "bench/op_profile.h"
 #include "core/atomic_file.h"
+#include "core/paths.h"
 #include "trainers/mfu.h"
 #include "trainers/train_model.h"
 #include "trainers/trainer.h"
@@ -128,21 +129,35 @@ void BM_TrainStep(benchmark::State& state) {
   state.counters["mfu"] = flops / med / ceiling.flops_per_second;
   state.counters["gemm_gflops"] = ceiling.flops_per_second / 1e9;
   state.counters["threads"] = nthreads;
-  // The peer: same shape, batch and step in PyTorch Python, same threads, in this run.
-  const std::string cmd = fmt::format(
-      "/usr/bin/python3 {}/bench/train_peer/train_peer.py --vocab {} --hidden {} --layers {} --heads {} "
-      "--kv-heads {} --ffn {} --batch {} --seq {} --steps {} --threads {}{}",
-      PB_SOURCE_DIR, s.vocab, s.hidden, s.layers, s.heads, s.kv_heads, s.ffn, s.batch, s.seq, steps, nthreads,
-      profile ? " --profile" : " 2>/dev/null");
-  try {
-    const auto j = nlohmann::json::parse(run_capture(cmd));
-    const double peer = j.at("step_seconds").get<double>();
-    state.counters["peer_step_ms"] = peer * 1e3;
-    state.counters["peer_tokens_per_s"] = tokens / peer;
-    state.counters["speedup_vs_peer"] = peer / med;
-  } catch (const std::exception&) {
-    state.SetLabel("peer failed (needs /usr/bin/python3 with torch)");
+  // The peers: same shape, batch and step in PyTorch Python, same threads, in this run. Two of
+  // them: Debian's python3 with Debian's torch (the same libtorch 1.13 and OpenBLAS kernels as
+  // packbench: an implementation-for-implementation comparison), when it is installed, and the
+  // pinned environment's PyTorch (scripts/setup.sh: a current release on MKL, what a user of the
+  // project would train with in Python).
+  const std::vector<std::pair<std::string, std::string>> peers = {
+      {"peer_", "/usr/bin/python3"}, {"venv_peer_", packbench::venv_python()}};
+  std::string missing;
+  for (const auto& [prefix, python] : peers) {
+    if (python.empty()) {
+      missing += " " + prefix + "(no pinned Python environment: run scripts/setup.sh)";
+      continue;
+    }
+    const std::string cmd = fmt::format(
+        "{} {}/bench/train_peer/train_peer.py --vocab {} --hidden {} --layers {} --heads {} "
+        "--kv-heads {} --ffn {} --batch {} --seq {} --steps {} --threads {}{}",
+        python, PB_SOURCE_DIR, s.vocab, s.hidden, s.layers, s.heads, s.kv_heads, s.ffn, s.batch, s.seq, steps,
+        nthreads, profile ? " --profile" : " 2>/dev/null");
+    try {
+      const auto j = nlohmann::json::parse(run_capture(cmd));
+      const double peer = j.at("step_seconds").get<double>();
+      state.counters[prefix + "step_ms"] = peer * 1e3;
+      state.counters[prefix + "tokens_per_s"] = tokens / peer;
+      state.counters["speedup_vs_" + prefix.substr(0, prefix.size() - 1)] = peer / med;
+    } catch (const std::exception&) {
+      missing += " " + prefix + "(" + python + " without torch)";
+    }
   }
+  if (!missing.empty()) state.SetLabel("peer skipped:" + missing);
   fs::remove_all(dir);
 }
 
