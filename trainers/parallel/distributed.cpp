@@ -425,78 +425,79 @@ void start_on_side_stream(AsyncGroup& g, AsyncCollective::State& s, Start&& star
 
 }  // namespace
 
-AsyncCollective all_gather_async(Distributed& dist, const torch::Tensor& part, const torch::Tensor& flat) {
-  const int64_t n = part.numel();
-  if (flat.numel() != n * dist.world_size())
-    throw Error(fmt::format("all-gather: {} elements for {} ranks of {}", flat.numel(), dist.world_size(), n));
-  auto s = new_state(dist, "parameter all-gather");
-  s->output = flat;
+namespace {
+
+// The common part of the two asynchronous collectives. `in` and `out` are the buffers the
+// collective reads and writes (kept alive until wait()); `local` does its work when there is no
+// process group (one process); `cuda` starts it on NCCL (on the side stream), `gloo` on Gloo.
+template <typename Local, typename Cuda, typename Gloo>
+std::unique_ptr<AsyncCollective::State> start_collective(Distributed& dist, const char* what, const torch::Tensor& in,
+                                 const torch::Tensor& out, Local&& local, Cuda&& cuda, Gloo&& gloo) {
+  auto s = new_state(dist, what);
+  s->output = out;
   const std::shared_ptr<AsyncGroup> g = group_of(dist);
   if (!g) {
-    flat.copy_(part.reshape({-1}));
+    local();
     s->waited = true;
-    return AsyncCollective(std::move(s));
+    return s;
   }
 #if PACKBENCH_HAVE_C10D
   try {
-    torch::Tensor in = part.reshape({-1}).contiguous();
-    torch::Tensor out = flat;
     s->keep = {in, out};
     if (g->device.is_cuda()) {
 #if PACKBENCH_HAVE_CUDA
-      start_on_side_stream(*g, *s, [&] { return g->pg->_allgather_base(out, in); });
+      start_on_side_stream(*g, *s, [&] { return cuda(*g->pg); });
 #endif
     } else {
-      std::vector<std::vector<torch::Tensor>> outputs(1);
-      for (int r = 0; r < dist.world_size(); ++r) outputs[0].push_back(out.narrow(0, n * r, n));
-      std::vector<torch::Tensor> inputs{in};
-      s->work = g->pg->allgather(outputs, inputs);
+      gloo(*g->pg, *s);
     }
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
-    throw collective_error(dist.rank(), dist.world_size(), "parameter all-gather", e);
+    throw collective_error(dist.rank(), dist.world_size(), what, e);
   }
+#else
+  (void)cuda;
+  (void)gloo;
 #endif
-  return AsyncCollective(std::move(s));
+  return s;
+}
+
+}  // namespace
+
+AsyncCollective all_gather_async(Distributed& dist, const torch::Tensor& part, const torch::Tensor& flat) {
+  const int64_t n = part.numel();
+  if (flat.numel() != n * dist.world_size())
+    throw Error(fmt::format("all-gather: {} elements for {} ranks of {}", flat.numel(), dist.world_size(), n));
+  torch::Tensor in = part.reshape({-1}).contiguous();
+  torch::Tensor out = flat;
+  return AsyncCollective(start_collective(
+      dist, "parameter all-gather", in, out, [&] { out.copy_(in); },
+      [&](auto& pg) { return pg._allgather_base(out, in); },
+      [&](auto& pg, AsyncCollective::State& s) {
+        std::vector<std::vector<torch::Tensor>> outputs(1);
+        for (int r = 0; r < dist.world_size(); ++r) outputs[0].push_back(out.narrow(0, n * r, n));
+        std::vector<torch::Tensor> inputs{in};
+        s.work = pg.allgather(outputs, inputs);
+      }));
 }
 
 AsyncCollective reduce_scatter_sum_async(Distributed& dist, const torch::Tensor& flat, const torch::Tensor& out) {
   const int64_t n = out.numel();
   if (flat.numel() != n * dist.world_size())
     throw Error(fmt::format("reduce-scatter: {} elements for {} ranks of {}", flat.numel(), dist.world_size(), n));
-  auto s = new_state(dist, "gradient reduce-scatter");
-  s->output = out;
-  const std::shared_ptr<AsyncGroup> g = group_of(dist);
-  if (!g) {
-    torch::Tensor o = out;
-    o.copy_(flat.view_as(out));
-    s->waited = true;
-    return AsyncCollective(std::move(s));
-  }
-#if PACKBENCH_HAVE_C10D
-  try {
-    torch::Tensor in = flat.contiguous();
-    torch::Tensor o = out;
-    s->keep = {in, o};
-    if (g->device.is_cuda()) {
-#if PACKBENCH_HAVE_CUDA
-      start_on_side_stream(*g, *s, [&] { return g->pg->_reduce_scatter_base(o, in); });
-#endif
-    } else {
-      // As reduce_scatter_sum: Gloo sums the whole buffer (in place); this rank keeps its part.
-      std::vector<torch::Tensor> one{in};
-      s->work = g->pg->allreduce(one);
-      const int64_t off = n * dist.rank();
-      s->finish = [in, o, off, n]() mutable { o.copy_(in.narrow(0, off, n).view_as(o)); };
-    }
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw collective_error(dist.rank(), dist.world_size(), "gradient reduce-scatter", e);
-  }
-#endif
-  return AsyncCollective(std::move(s));
+  torch::Tensor in = flat.contiguous();
+  torch::Tensor o = out;
+  return AsyncCollective(start_collective(
+      dist, "gradient reduce-scatter", in, o, [&] { o.copy_(in.view_as(o)); },
+      [&](auto& pg) { return pg._reduce_scatter_base(o, in); },
+      [&](auto& pg, AsyncCollective::State& s) {
+        // As reduce_scatter_sum: Gloo sums the whole buffer (in place); this rank keeps its part.
+        std::vector<torch::Tensor> one{in};
+        s.work = pg.allreduce(one);
+        const int64_t off = n * dist.rank();
+        s.finish = [in, o, off, n]() mutable { o.copy_(in.narrow(0, off, n).view_as(o)); };
+      }));
 }
 
 }  // namespace packbench::train
