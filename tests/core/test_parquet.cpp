@@ -95,6 +95,7 @@ TEST(ParquetFixtures, NestingEdgeCases) {
   expect_fixture("nested");
   expect_fixture("nested_v2_nodict");
   expect_fixture("nested_legacy_names");
+  expect_fixture("legacy_lists");  // 2-level lists and a bare repeated field, hand-written
   const auto rows = pb::parquet::read_rows(fixture("nested.parquet"));
   ASSERT_EQ(rows.size(), 4u);
   EXPECT_TRUE(rows[0]["nulls"].is_null());  // null, [], [null] stay apart
