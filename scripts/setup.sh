@@ -28,6 +28,7 @@ PACKAGES=(
   libcsv-dev              # CSV parser for MMLU's quoted multi-line fields
   python3-langdetect      # langdetect's profiles: IFEval's language checks, as the official code makes them
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
+  libzstd-dev             # ZSTD codec of the Parquet reader (core/parquet.cpp)
   bubblewrap python3      # sandbox for generated HumanEval programs
   python3-venv            # the pinned Python environment below
 )
