@@ -75,7 +75,7 @@ void add_wildbench_commands(CLI::App& app) {
 
   auto a = std::make_shared<RunArgs>();
   auto* run_cmd = wb->add_subcommand("run", "answer every task, judge every answer, write the judge file and scores (resumes)");
-  run_cmd->add_option("--data", a->o.data, "WildBench v2 rows exported to .json / .jsonl")->required();
+  run_cmd->add_option("--data", a->o.data, "WildBench v2 rows: .json, .jsonl(.gz) or .parquet")->required();
   run_cmd->add_option("--out", a->o.out, "output folder (wildbench_judge.json, summary.json, results.json)")->required();
   run_cmd->add_option("--model-url", a->o.answer.url, "the model under test: an OpenAI-compatible server (chat completions)");
   run_cmd->add_option("--model", a->o.answer.model, "its model name (default: the first the server lists)");

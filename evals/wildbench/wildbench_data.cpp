@@ -1,10 +1,11 @@
-// The WildBench v2 test set read from the Hugging Face dataset exported to JSON or JSON lines.
+// The WildBench v2 test set read from the Hugging Face dataset exported to JSON, JSON lines or Parquet.
 #include "evals/wildbench/wildbench_data.h"
 
 #include <filesystem>
 #include <set>
 
 #include "core/error.h"
+#include "core/parquet.h"
 #include "evals/records.h"
 
 namespace packbench::evals::wildbench {
@@ -78,10 +79,10 @@ std::vector<Task> load_tasks(const std::string& path) {
     if (!doc.is_array()) throw Error(path + ": expected a JSON list of WildBench rows");
     for (size_t i = 0; i < doc.size(); ++i) tasks.push_back(parse_task(doc[i], path + " record " + std::to_string(i)));
   } else if (ends_with(path, ".parquet")) {
-    throw Error(path + ": parquet is not read; export the dataset to JSON lines first "
-                       "(datasets: load_dataset('allenai/WildBench', 'v2', split='test').to_json('wildbench.jsonl'))");
+    const std::vector<json> rows = parquet::read_rows(path);
+    for (size_t i = 0; i < rows.size(); ++i) tasks.push_back(parse_task(rows[i], path + " row " + std::to_string(i)));
   } else {
-    throw Error(path + ": expected a .json or .jsonl file of WildBench rows");
+    throw Error(path + ": expected a .json, .jsonl, .jsonl.gz or .parquet file of WildBench rows");
   }
   std::set<std::string> seen;
   for (size_t i = 0; i < tasks.size(); ++i)

@@ -1,4 +1,4 @@
-// The WildBench v2 test set read from the Hugging Face dataset exported to JSON or JSON lines.
+// The WildBench v2 test set read from the Hugging Face dataset exported to JSON, JSON lines or Parquet.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -24,8 +24,9 @@ struct Task {
   nlohmann::json raw;  // the whole row as read (id, length, references, ...)
 };
 
-// Reads `path`: a JSON list of rows (.json), or one row per line (.jsonl, .jsonl.gz). Parquet is
-// not read: export it first (datasets' to_json). Required fields: session_id, conversation_input
+// Reads `path`: a JSON list of rows (.json), one row per line (.jsonl, .jsonl.gz), or a Parquet
+// file (.parquet: the dataset's own files, or datasets' to_parquet; read by core/parquet.h, rows
+// named "row <i>" in errors). Required fields: session_id, conversation_input
 // (non-empty, each {role, content}, the last one the user's), checklist (list of strings),
 // primary_tag, secondary_tags (list of strings); intent is optional. A missing or mistyped field
 // is a packbench::Error naming the file, the record (line or index, and session_id) and the

@@ -1,4 +1,4 @@
-// WildBench reader: the JSON and JSON-lines exports, fields kept, errors naming file, record and field.
+// WildBench reader: the JSON, JSON-lines and Parquet exports, fields kept, errors naming file, record and field.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -42,6 +42,42 @@ TEST(WildBenchData, ReadsJsonLines) {
   EXPECT_EQ(t.checklist.size(), 2u);
   EXPECT_EQ(t.intent, "The user wants the haiku rewritten about snow.");
   EXPECT_EQ(t.raw["length"], 3);  // other columns are kept
+}
+
+// The same five tasks exported to Parquet by Hugging Face `datasets` (Dataset.to_parquet, snappy,
+// dictionary pages; tests/fixtures/wildbench/make_mini_parquet.py) read as the JSON lines do.
+TEST(WildBenchData, ReadsTheParquetExportTheSame) {
+  auto lines = wb::load_tasks(mini());
+  auto tasks = wb::load_tasks(pt::fixtures_dir() + "/wildbench/mini_tasks.parquet");
+  ASSERT_EQ(tasks.size(), lines.size());
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    SCOPED_TRACE(lines[i].session_id);
+    EXPECT_EQ(tasks[i].session_id, lines[i].session_id);
+    ASSERT_EQ(tasks[i].conversation_input.size(), lines[i].conversation_input.size());
+    for (size_t k = 0; k < tasks[i].conversation_input.size(); ++k) {
+      EXPECT_EQ(tasks[i].conversation_input[k].role, lines[i].conversation_input[k].role);
+      EXPECT_EQ(tasks[i].conversation_input[k].content, lines[i].conversation_input[k].content);
+    }
+    EXPECT_EQ(tasks[i].checklist, lines[i].checklist);
+    EXPECT_EQ(tasks[i].primary_tag, lines[i].primary_tag);
+    EXPECT_EQ(tasks[i].secondary_tags, lines[i].secondary_tags);
+    EXPECT_EQ(tasks[i].intent, lines[i].intent);
+    EXPECT_EQ(tasks[i].raw["length"], lines[i].raw["length"]);
+  }
+}
+
+// A Parquet row that is not a valid task is named by its row and session.
+TEST(WildBenchData, ParquetErrorsNameTheRow) {
+  // Row 2 of this WildBench-shaped fixture ends its conversation with the assistant's turn.
+  const std::string p = pt::fixtures_dir() + "/parquet/wildbench_snappy.parquet";
+  const std::string e = error_of(p);
+  EXPECT_THAT(e, HasSubstr("wildbench_snappy.parquet row 2 (session_id g7h8i9)"));
+  EXPECT_THAT(e, HasSubstr("last turn must be the user's"));
+  // Not Parquet at all: the reader says so and names the file.
+  const std::string bad = pt::temp_dir("wb_parquet") + "/f.parquet";
+  packbench::write_file_atomic(bad, "PAR1 but nothing else");
+  EXPECT_THAT(error_of(bad), HasSubstr("f.parquet"));
+  EXPECT_NE(error_of(bad), "");
 }
 
 TEST(WildBenchData, ReadsAJsonListTheSame) {
@@ -89,7 +125,7 @@ TEST(WildBenchData, ErrorsNameFileRecordAndField) {
   // The same session twice.
   p = write("e.jsonl", good + "\n" + good + "\n");
   EXPECT_THAT(error_of(p), HasSubstr("listed twice"));
-  // Parquet is refused with the way out.
-  p = write("f.parquet", "PAR1");
-  EXPECT_THAT(error_of(p), HasSubstr("to_json"));
+  // Other formats are refused with the ones read.
+  p = write("f.csv", "session_id\n");
+  EXPECT_THAT(error_of(p), HasSubstr(".parquet file of WildBench rows"));
 }
