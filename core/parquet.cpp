@@ -5,6 +5,8 @@
 // assembled from the levels (Dremel record assembly) by walking the schema tree.
 #include "core/parquet.h"
 
+#include <functional>
+
 #include <zlib.h>
 #include <zstd.h>
 
@@ -470,7 +472,7 @@ class FileReader {
     size_ = file_.size();
   }
 
-  std::vector<json> read() {
+  void scan(const std::function<void(std::vector<json>&&, int64_t)>& sink) {
     if (size_ < 12 || std::memcmp(data_, "PAR1", 4) != 0) {
       if (size_ >= 4 && std::memcmp(data_, "PARE", 4) == 0) fail(path_, "encrypted Parquet files are not supported");
       fail(path_, "not a Parquet file (no PAR1 magic at its start)");
@@ -486,10 +488,9 @@ class FileReader {
     std::vector<Leaf> leaves;
     Node root = SchemaBuilder(meta.schema, path_).build(leaves);
 
-    std::vector<json> rows;
     if (leaves.empty()) {
       if (meta.num_rows != 0) fail(path_, "the schema has no columns but the file claims rows");
-      return rows;
+      return;
     }
     int64_t total = 0;
     for (size_t g = 0; g < meta.row_groups.size(); ++g) {
@@ -498,14 +499,19 @@ class FileReader {
       if (rg.columns.size() != leaves.size())
         fail(gwhere, "has " + std::to_string(rg.columns.size()) + " column chunks, the schema " + std::to_string(leaves.size()) + " columns");
       if (rg.num_rows < 0) fail(gwhere, "negative row count");
-      std::vector<ColumnData> cols(leaves.size());
-      for (size_t c = 0; c < leaves.size(); ++c) cols[c] = read_chunk(rg, g, rg.columns[c], leaves[c]);
-      assemble(root, leaves, cols, rg.num_rows, gwhere, rows);
+      if (rg.num_rows > meta.num_rows - total)
+        fail(gwhere, "row groups hold more rows than the footer's " + std::to_string(meta.num_rows));
+      std::vector<json> rows;
+      {
+        std::vector<ColumnData> cols(leaves.size());
+        for (size_t c = 0; c < leaves.size(); ++c) cols[c] = read_chunk(rg, g, rg.columns[c], leaves[c]);
+        assemble(root, leaves, cols, rg.num_rows, gwhere, rows);
+      }
+      sink(std::move(rows), total);
       total += rg.num_rows;
     }
     if (total != meta.num_rows)
       fail(path_, "row groups hold " + std::to_string(total) + " rows, the footer says " + std::to_string(meta.num_rows));
-    return rows;
   }
 
  private:
@@ -744,6 +750,21 @@ class FileReader {
 
 }  // namespace
 
-std::vector<nlohmann::json> read_rows(const std::string& path) { return FileReader(path).read(); }
+void for_each_row_group(const std::string& path,
+                        const std::function<void(std::vector<nlohmann::json>&& rows, int64_t first_row)>& sink) {
+  FileReader(path).scan(sink);
+}
+
+std::vector<nlohmann::json> read_rows(const std::string& path) {
+  std::vector<json> all;
+  for_each_row_group(path, [&all](std::vector<json>&& rows, int64_t) {
+    if (all.empty()) {
+      all = std::move(rows);
+    } else {
+      all.insert(all.end(), std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
+    }
+  });
+  return all;
+}
 
 }  // namespace packbench::parquet

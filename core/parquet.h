@@ -2,6 +2,8 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,5 +26,11 @@ namespace packbench::parquet {
 // FLOAT16, UUID, INTERVAL and the variant/geospatial types.
 // Objects are nlohmann::json's (keys sorted), not the file's column order.
 std::vector<nlohmann::json> read_rows(const std::string& path);
+
+// The same rows, one row group at a time: `sink` gets each group's rows in file order and the
+// index of its first row in the file, so memory holds one row group's rows, not the file's. The
+// footer's row count is checked as the groups go (a group past it is an error before its rows).
+void for_each_row_group(const std::string& path,
+                        const std::function<void(std::vector<nlohmann::json>&& rows, int64_t first_row)>& sink);
 
 }  // namespace packbench::parquet

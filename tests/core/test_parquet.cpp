@@ -69,6 +69,21 @@ TEST(ParquetFixtures, WildBenchEveryCodecAndLayout) {
     expect_fixture(name);
 }
 
+// Row group by row group: the sink sees each group's rows with its first row's index, and the
+// groups together are read_rows' rows.
+TEST(ParquetFixtures, RowGroupsOneAtATime) {
+  const std::string path = fixture("wildbench_small_pages.parquet");  // two row groups of 2 rows
+  std::vector<int64_t> firsts;
+  std::vector<json> all;
+  pb::parquet::for_each_row_group(path, [&](std::vector<json>&& rows, int64_t first_row) {
+    firsts.push_back(first_row);
+    EXPECT_EQ(rows.size(), 2u);
+    for (auto& r : rows) all.push_back(std::move(r));
+  });
+  EXPECT_EQ(firsts, (std::vector<int64_t>{0, 2}));
+  expect_rows(all, json::parse(pt::slurp(fixture("wildbench_small_pages.json"))), "row groups");
+}
+
 TEST(ParquetFixtures, WildBenchShape) {
   const auto rows = pb::parquet::read_rows(fixture("wildbench_snappy.parquet"));
   ASSERT_EQ(rows.size(), 4u);
