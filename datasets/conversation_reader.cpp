@@ -1,4 +1,4 @@
-// Streams LLaMA-Factory sharegpt/alpaca records (JSON array or JSONL) into Conversations.
+// Streams LLaMA-Factory sharegpt/alpaca records (JSON array, JSONL or Parquet) into Conversations.
 //
 // Conversion follows LLaMA-Factory 0.7's aligner (data/aligner.py):
 //  - sharegpt: a leading message whose role is the system tag becomes the system prompt (else
@@ -11,10 +11,12 @@
 #include "datasets/conversation_reader.h"
 
 #include <cstring>
+#include <filesystem>
 #include <simdjson.h>
 
 #include "core/error.h"
 #include "core/mapped_file.h"
+#include "core/parquet.h"
 
 namespace packbench::data {
 
@@ -328,11 +330,51 @@ ReadReport read_records(const char* data, size_t size, const std::string& origin
   return rep;
 }
 
+// A Parquet file (LLaMA-Factory loads *.parquet with `datasets`): each row, as JSON, is one record;
+// rows are read one row group at a time.
+ReadReport read_parquet_records(const DatasetSpec& spec, BadRecordPolicy policy, int64_t max_records,
+                                const std::function<void(Conversation&&)>& sink) {
+  struct Enough {};
+  ReadReport rep;
+  od::parser parser;
+  try {
+    parquet::for_each_row_group(spec.file_path, [&](std::vector<nlohmann::json>&& rows, int64_t) {
+      for (auto& row : rows) {
+        if (max_records >= 0 && rep.records >= max_records) throw Enough{};
+        const int64_t index = rep.records++;
+        const simdjson::padded_string text(row.dump());
+        try {
+          Conversation c = parse_record(parser, text.data(), text.size(), spec);
+          c.record_index = index;
+          ++rep.accepted;
+          sink(std::move(c));
+        } catch (const BadRecord& b) {
+          const std::string msg = spec.file_path + ": row " + std::to_string(index) + ": " + b.what;
+          if (policy == BadRecordPolicy::kFail) throw Error(msg + " (use --on-bad-record=skip to skip bad records)");
+          if (rep.skipped++ == 0) rep.first_skip_reason = msg;
+        }
+        row = nullptr;  // free the row's DOM as soon as it is converted
+      }
+    });
+  } catch (const Enough&) {
+  }
+  return rep;
+}
+
+bool is_parquet(const std::string& path) {
+  return path.size() >= 8 && path.compare(path.size() - 8, 8, ".parquet") == 0;
+}
+
 }  // namespace
 
 ReadReport read_conversations(const DatasetSpec& spec, BadRecordPolicy policy, int64_t max_records,
                               const std::function<void(Conversation&&)>& sink,
                               const std::function<void(int64_t)>& on_bytes) {
+  if (is_parquet(spec.file_path)) {
+    ReadReport rep = read_parquet_records(spec, policy, max_records, sink);
+    if (on_bytes) on_bytes(static_cast<int64_t>(std::filesystem::file_size(spec.file_path)));
+    return rep;
+  }
   MappedFile file(spec.file_path);
   const char* d = file.data();
   size_t i = 0;

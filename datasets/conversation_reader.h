@@ -1,4 +1,4 @@
-// Streams LLaMA-Factory sharegpt/alpaca records (JSON array or JSONL) into Conversations.
+// Streams LLaMA-Factory sharegpt/alpaca records (JSON array, JSONL or Parquet) into Conversations.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +29,8 @@ struct ReadReport {
 // throws packbench::Error "<file>: record <i> (line <n>): <what>" under kFail, or is counted
 // and skipped under kSkip. max_records >= 0 stops after that many records (LLaMA-Factory's
 // max_samples selects the first N rows).
+// A file named *.parquet is read with core/parquet.h, one row group at a time, each row being one
+// record (the same columns as the JSON forms); its bad records are named "<file>: row <i>: <what>".
 // on_bytes, when given, is called after each record with the bytes of the file read so far.
 ReadReport read_conversations(const DatasetSpec& spec, BadRecordPolicy policy, int64_t max_records,
                               const std::function<void(Conversation&&)>& sink,

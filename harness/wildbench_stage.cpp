@@ -70,7 +70,7 @@ void run_wildbench_stage(const StudyConfig& config, const Cell& cell, const std:
   check_keys(wbc, {"data", "limit", "max_new_tokens", "concurrency"}, where + ".wildbench");
   const std::string data = str(wbc, "data", where + ".wildbench");
   if (data.empty())
-    throw Error(where + ".wildbench.data: missing (the WildBench v2 test set exported to .json or .jsonl)");
+    throw Error(where + ".wildbench.data: missing (the WildBench v2 test set as .json, .jsonl or .parquet)");
   std::vector<std::string> argv = {self_exe(), "wildbench", "run", "--data", data, "--out", out.string(),
                                    "--checkpoint", train.at("output_dir").get<std::string>(),
                                    "--chat-template", train.value("template", "llama3_lf07")};

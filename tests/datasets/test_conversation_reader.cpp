@@ -229,3 +229,75 @@ TEST(Reader, ByteOrderMarkEmptyFileAndCrlf) {
   EXPECT_EQ(count("blank.jsonl", "\n\n  \n"), 0);
   EXPECT_EQ(count("empty_array.json", " [ ] "), 0);
 }
+
+namespace {
+
+// The conversations of `file` under tests/fixtures/parquet as a LLaMA-Factory dataset entry.
+std::vector<Conversation> read_parquet_fixture(const std::string& file, const std::string& formatting,
+                                               BadRecordPolicy p = BadRecordPolicy::kFail, ReadReport* rep = nullptr,
+                                               int64_t max_records = -1) {
+  const std::string columns = formatting == "sharegpt" ? R"(, "columns": {"messages": "conversations", "system": "system"})" : "";
+  const std::string info =
+      R"({"d": {"file_name": ")" + file + R"(", "formatting": ")" + formatting + R"(")" + columns + "}}";
+  auto specs = parse_dataset_specs(info, "info.json", packbench::testing::fixtures_dir() + "/parquet", "d");
+  std::vector<Conversation> out;
+  auto r = read_conversations(specs.at(0), p, max_records, [&](Conversation&& c) { out.push_back(std::move(c)); });
+  if (rep) *rep = r;
+  return out;
+}
+
+void expect_same(const std::vector<Conversation>& a, const std::vector<Conversation>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].system, b[i].system);
+    EXPECT_EQ(a[i].record_index, b[i].record_index);
+    ASSERT_EQ(a[i].messages.size(), b[i].messages.size());
+    for (size_t k = 0; k < a[i].messages.size(); ++k) {
+      EXPECT_EQ(a[i].messages[k].role, b[i].messages[k].role);
+      EXPECT_EQ(a[i].messages[k].content, b[i].messages[k].content);
+    }
+  }
+}
+
+}  // namespace
+
+// LLaMA-Factory reads *.parquet files too: the same rows as Parquet (written by pyarrow) and as a
+// JSON array (pyarrow's to_pylist of them, nulls included) give the same conversations.
+TEST(Parquet, ShareGptAndAlpacaFilesReadAsTheirJson) {
+  auto sp = read_parquet_fixture("sharegpt.parquet", "sharegpt");
+  auto sj = read_parquet_fixture("sharegpt.json", "sharegpt");
+  ASSERT_EQ(sp.size(), 2u);
+  expect_same(sp, sj);
+  EXPECT_EQ(sp[0].system, "You are helpful.");
+  ASSERT_EQ(sp[1].messages.size(), 4u);
+  EXPECT_EQ(sp[1].messages[3].content, "どういたしまして 😊");
+  auto ap = read_parquet_fixture("alpaca.parquet", "alpaca");
+  auto aj = read_parquet_fixture("alpaca.json", "alpaca");
+  ASSERT_EQ(ap.size(), 3u);
+  expect_same(ap, aj);
+  EXPECT_EQ(ap[2].messages[0].content,
+            "Summarize.\nParquet is a columnar file format.\nIt stores data by column.");  // instruction + "\n" + input
+  // max_samples: the first rows only.
+  ReadReport rep;
+  auto first = read_parquet_fixture("alpaca.parquet", "alpaca", BadRecordPolicy::kFail, &rep, 2);
+  EXPECT_EQ(first.size(), 2u);
+  EXPECT_EQ(rep.records, 2);
+}
+
+// A row that is not a record of the dataset's format is named by its row; skip counts it.
+TEST(Parquet, BadRowsAreNamedByRow) {
+  // The alpaca file read as sharegpt has no 'conversations' column in any row.
+  const std::string e = error_of([] { read_parquet_fixture("alpaca.parquet", "sharegpt"); });
+  EXPECT_NE(e.find("alpaca.parquet: row 0: "), std::string::npos) << e;
+  ReadReport rep;
+  auto none = read_parquet_fixture("alpaca.parquet", "sharegpt", BadRecordPolicy::kSkip, &rep);
+  EXPECT_TRUE(none.empty());
+  EXPECT_EQ(rep.skipped, 3);
+  // A file that is not Parquet: the reader's own error, naming the file.
+  const std::string dir = packbench::testing::temp_dir("reader_parquet");
+  packbench::testing::write_text(dir, "x.parquet", "not parquet");
+  const std::string info = R"({"d": {"file_name": "x.parquet"}})";
+  auto specs = parse_dataset_specs(info, "info.json", dir, "d");
+  const std::string e2 = error_of([&] { read_conversations(specs.at(0), BadRecordPolicy::kSkip, -1, [](Conversation&&) {}); });
+  EXPECT_NE(e2.find("x.parquet"), std::string::npos) << e2;
+}
