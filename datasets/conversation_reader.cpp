@@ -236,6 +236,28 @@ Conversation parse_record(od::parser& parser, const char* p, size_t len, const D
   return c;
 }
 
+// Converts one record (`index` in its file) and hands it to the sink. A bad record is an Error
+// under kFail, else counted in `rep`; `where()` names it in messages ("<file>: record 3 (line 4)").
+template <typename Where>
+void take_record(od::parser& parser, const char* p, size_t len, int64_t index, const DatasetSpec& spec,
+                 BadRecordPolicy policy, ReadReport& rep, const std::function<void(Conversation&&)>& sink,
+                 const Where& where) {
+  auto reject = [&](const std::string& msg, const char* hint) {
+    if (policy == BadRecordPolicy::kFail) throw Error(msg + hint);
+    if (rep.skipped++ == 0) rep.first_skip_reason = msg;
+  };
+  try {
+    Conversation c = parse_record(parser, p, len, spec);
+    c.record_index = index;
+    ++rep.accepted;
+    sink(std::move(c));
+  } catch (const BadRecord& b) {
+    reject(where() + ": " + b.what, " (use --on-bad-record=skip to skip bad records)");
+  } catch (const simdjson::simdjson_error& e) {
+    reject(where() + ": invalid JSON: " + e.what(), "");
+  }
+}
+
 // The core loop over a padded buffer (at least SIMDJSON_PADDING readable bytes after `size`).
 ReadReport read_records(const char* data, size_t size, const std::string& origin, bool jsonl,
                         const DatasetSpec& spec, BadRecordPolicy policy, int64_t max_records,
@@ -254,22 +276,11 @@ ReadReport read_records(const char* data, size_t size, const std::string& origin
     return line;
   };
   auto handle = [&](size_t start, size_t end) {
-    int64_t index = rep.records++;
-    int64_t ln = line_at(start);
-    try {
-      Conversation c = parse_record(parser, data + start, end - start, spec);
-      c.record_index = index;
-      ++rep.accepted;
-      sink(std::move(c));
-    } catch (const BadRecord& b) {
-      std::string msg = origin + ": record " + std::to_string(index) + " (line " + std::to_string(ln) + "): " + b.what;
-      if (policy == BadRecordPolicy::kFail) throw Error(msg + " (use --on-bad-record=skip to skip bad records)");
-      if (rep.skipped++ == 0) rep.first_skip_reason = msg;
-    } catch (const simdjson::simdjson_error& e) {
-      std::string msg = origin + ": record " + std::to_string(index) + " (line " + std::to_string(ln) + "): invalid JSON: " + e.what();
-      if (policy == BadRecordPolicy::kFail) throw Error(msg);
-      if (rep.skipped++ == 0) rep.first_skip_reason = msg;
-    }
+    const int64_t index = rep.records++;
+    const int64_t ln = line_at(start);
+    take_record(parser, data + start, end - start, index, spec, policy, rep, sink, [&] {
+      return origin + ": record " + std::to_string(index) + " (line " + std::to_string(ln) + ")";
+    });
     if (on_bytes && (rep.records & 255) == 0) on_bytes(static_cast<int64_t>(end));
   };
   auto is_ws = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
@@ -343,16 +354,8 @@ ReadReport read_parquet_records(const DatasetSpec& spec, BadRecordPolicy policy,
         if (max_records >= 0 && rep.records >= max_records) throw Enough{};
         const int64_t index = rep.records++;
         const simdjson::padded_string text(row.dump());
-        try {
-          Conversation c = parse_record(parser, text.data(), text.size(), spec);
-          c.record_index = index;
-          ++rep.accepted;
-          sink(std::move(c));
-        } catch (const BadRecord& b) {
-          const std::string msg = spec.file_path + ": row " + std::to_string(index) + ": " + b.what;
-          if (policy == BadRecordPolicy::kFail) throw Error(msg + " (use --on-bad-record=skip to skip bad records)");
-          if (rep.skipped++ == 0) rep.first_skip_reason = msg;
-        }
+        take_record(parser, text.data(), text.size(), index, spec, policy, rep, sink,
+                    [&] { return spec.file_path + ": row " + std::to_string(index); });
         row = nullptr;  // free the row's DOM as soon as it is converted
       }
     });
