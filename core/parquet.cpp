@@ -5,13 +5,12 @@
 // assembled from the levels (Dremel record assembly) by walking the schema tree.
 #include "core/parquet.h"
 
-#include <functional>
-
 #include <zlib.h>
 #include <zstd.h>
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "core/error.h"
 #include "core/mapped_file.h"

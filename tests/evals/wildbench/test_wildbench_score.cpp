@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <sstream>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -68,19 +69,14 @@ namespace {
 // parsed_result.score as published, and model_output "" where the published output is empty, else a
 // stand-in text (the extract does not keep the outputs, so avg_len is not checked from it).
 std::string judge_file_from_extract(const std::string& model) {
-  const std::string text = packbench::read_file(fixture("published/" + model + ".scores.tsv"));
+  std::istringstream text(packbench::read_file(fixture("published/" + model + ".scores.tsv")));
   json records = json::array();
-  size_t pos = text.find('\n') + 1;  // after the header
-  while (pos < text.size()) {
-    const size_t end = text.find('\n', pos);
+  std::string line;
+  std::getline(text, line);  // the header
+  while (std::getline(text, line)) {
+    std::istringstream cells(line);
     std::vector<std::string> f;
-    std::string line = text.substr(pos, end - pos);
-    for (size_t at = 0;;) {
-      const size_t tab = line.find('\t', at);
-      f.push_back(line.substr(at, tab - at));
-      if (tab == std::string::npos) break;
-      at = tab + 1;
-    }
+    for (std::string cell; std::getline(cells, cell, '\t');) f.push_back(cell);
     EXPECT_EQ(f.size(), 4u) << line;
     if (f.size() != 4) break;
     records.push_back({{"session_id", f[0]},
@@ -88,7 +84,6 @@ std::string judge_file_from_extract(const std::string& model) {
                        {"model_test", "google/" + model},
                        {"score", f[1]},
                        {"model_output", f[3] == "empty" ? "" : "(output not kept in the extract)"}});
-    pos = end + 1;
   }
   const std::string path = pt::temp_dir("wb_published") + "/" + model + ".json";
   packbench::write_file_atomic(path, records.dump(2));
